@@ -224,8 +224,8 @@ def _attach(conn: Connection, dialect: str, tid: int, faults: list[Any]) -> int:
             index_elements=["ticket_id", "fault"],
             set_={"cleared_at": None, "raised_at": ins.excluded.raised_at},
             where=ticket_faults.c.cleared_at.is_not(None),
-        ))
-        n += res.rowcount or 0
+        ).returning(ticket_faults.c.fault))
+        n += len(res.all())
     return n
 
 
