@@ -53,7 +53,7 @@ from collector.store import Store, migrate, open_store
 from collector.stream import _COLS, StreamHub, event_row_to_dict
 from collector.validate import AGENT_RE, HeartbeatIn, Invalid, event_id_of, validate_event
 from collector.webhooks import deliver_due
-from pipeline.events import FAULTS
+from pipeline.events import FAULTS, SEVERITIES, STATES
 
 log = logging.getLogger("lenswatch.collector")
 
@@ -669,6 +669,14 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
     def healthz() -> Any:
         """Liveness for load balancers; unauthenticated and reveals nothing."""
         return {"ok": True}
+
+    @app.get("/v1/meta", responses=_ERR, tags=["pages"])
+    def meta(request: Request,
+             creds: HTTPAuthorizationCredentials | None = Security(bearer)) -> Any:
+        """Fault, state and severity names, so the pages never hard-code the contract."""
+        if auth.principal(request, creds) is None:
+            raise _problem(401, "not signed in", {"WWW-Authenticate": "Bearer"})
+        return {"faults": list(FAULTS), "states": list(STATES), "severities": list(SEVERITIES)}
 
     @app.post("/v1/session", responses=_ERR, tags=["pages"])
     def login(body: SessionBody, request: Request) -> Any:

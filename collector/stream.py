@@ -38,13 +38,16 @@ _COLS = (events.c.seq, events.c.event_id, events.c.camera, events.c.compound, ev
          events.c.snapshot.is_not(None).label("has_snapshot"))
 
 
-def event_row_to_dict(r: Any) -> dict[str, Any]:
+def event_row_to_dict(row: Any) -> dict[str, Any]:
+    # Mapping access: `Row.t` is SQLAlchemy's typed-tuple accessor, not our column "t".
+    r = row._mapping
     return {
-        "seq": r.seq, "event_id": r.event_id, "camera": r.camera, "compound": r.compound,
-        "fault": r.fault, "state": r.state, "t": r.t, "received_at": r.received_at,
-        "confidence": r.confidence, "severity": r.severity,
-        "evidence": json.loads(r.evidence) if r.evidence else {}, "agent": r.agent,
-        "has_snapshot": bool(r.has_snapshot),
+        "seq": r["seq"], "event_id": r["event_id"], "camera": r["camera"],
+        "compound": r["compound"], "fault": r["fault"], "state": r["state"], "t": r["t"],
+        "received_at": r["received_at"], "confidence": r["confidence"],
+        "severity": r["severity"],
+        "evidence": json.loads(r["evidence"]) if r["evidence"] else {}, "agent": r["agent"],
+        "has_snapshot": bool(r["has_snapshot"]),
     }
 
 
