@@ -328,6 +328,10 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
                 continue
             if item.event_id in seen:
                 dup_in_batch.append(item.event_id)
+                metrics.count_event("heartbeat" if isinstance(item, HeartbeatIn)
+                                    else "state_change",
+                                    None if isinstance(item, HeartbeatIn) else item.fault,
+                                    "duplicate")
                 continue
             seen.add(item.event_id)
             valid.append(item)

@@ -5,6 +5,9 @@ Deliveries are rows written in the same transaction as the ticket transition the
 may deliver: a row is claimed with a conditional UPDATE before sending, so each attempt is made
 by one process only.
 
+Deliveries for one ticket reach one endpoint in order (opened, recovered, closed); a failing
+endpoint delays only its own later deliveries for that ticket.
+
 Signature: `X-Lenswatch-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>` with
 `X-Lenswatch-Timestamp`; receivers should reject timestamps older than a few minutes.
 """
@@ -18,7 +21,7 @@ import time
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 
 from collector.config import CollectorConfig
 from collector.schema import webhook_deliveries
@@ -45,11 +48,20 @@ def deliver_due(store: Store, cfg: CollectorConfig, client: httpx.Client,
     """Attempt every due delivery once; returns how many were attempted."""
     now = time.time() if now is None else now
     hooks = {h.url: h for h in cfg.webhooks}
+    earlier = webhook_deliveries.alias("earlier")
     with store.reading() as conn:
+        # Per ticket and endpoint, deliveries go out in order: "closed" never overtakes an
+        # "opened" that is still being retried.
         due = conn.execute(
             select(webhook_deliveries.c.id).where(
                 webhook_deliveries.c.status == "pending",
                 webhook_deliveries.c.next_attempt_at <= now,
+                ~exists().where(
+                    earlier.c.url == webhook_deliveries.c.url,
+                    earlier.c.ticket_id == webhook_deliveries.c.ticket_id,
+                    earlier.c.id < webhook_deliveries.c.id,
+                    earlier.c.status == "pending",
+                ),
             ).order_by(webhook_deliveries.c.id).limit(limit)
         ).scalars().all()
     attempted = 0

@@ -111,7 +111,8 @@ def state_change(camera: str = "c0417/cam03", fault: str = "blocked", state: str
     from pipeline.events import DEFAULT_SEVERITY, StateChange
 
     sc = StateChange(camera, fault, state, time.time() if t is None else t,
-                     kw.pop("confidence", 0.9), kw.pop("severity", DEFAULT_SEVERITY[fault]),
+                     kw.pop("confidence", 0.9),
+                     kw.pop("severity", DEFAULT_SEVERITY.get(fault, "major")),
                      kw.pop("evidence", {"covered_fraction": 0.7}), kw.pop("snapshot", None))
     d = sc.to_dict(iso_time=True)
     d.update(kw)
