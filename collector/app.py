@@ -11,11 +11,11 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
-from typing import Any
+from pathlib import Path as FsPath
+from typing import Annotated, Any
 
 import httpx
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, Security
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import (
@@ -57,12 +57,15 @@ from pipeline.events import FAULTS, SEVERITIES, STATES
 
 log = logging.getLogger("lenswatch.collector")
 
-STATIC_DIR = Path(__file__).parent / "static"
+STATIC_DIR = FsPath(__file__).parent / "static"
 COOKIE = "lw_session"
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 
 bearer = HTTPBearer(auto_error=False, description="token from `lenswatch token create`")
+
+#: Row ids as path parameters: bounded so no input can overflow a database integer.
+RowId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 _ERR = {401: {"model": Problem}, 403: {"model": Problem}}
 
@@ -368,7 +371,7 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
         return [dict(r) for r in rows]
 
     @app.post("/v1/agents/{agent}/commands/{command_id}/ack", responses=_ERR, tags=["agents"])
-    def ack_command(agent: str, command_id: int,
+    def ack_command(agent: str, command_id: RowId,
                     who: Principal = Depends(auth.require("agent_commands"))) -> Any:
         """Mark a command done; acknowledging twice is harmless."""
         _own_agent(who, agent)
@@ -610,33 +613,33 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
 
     @app.get("/v1/tickets/{ticket_id}", responses={**_ERR, 404: {"model": Problem}},
              tags=["crews"])
-    def get_ticket(ticket_id: int,
+    def get_ticket(ticket_id: RowId,
                    _who: Principal = Depends(auth.require("tickets_read"))) -> Any:
         return _ticket(ticket_id)
 
     _w = {**_ERR, 404: {"model": Problem}, 409: {"model": Problem}}
 
     @app.post("/v1/tickets/{ticket_id}/ack", responses=_w, tags=["crews"])
-    def ack_ticket(ticket_id: int,
+    def ack_ticket(ticket_id: RowId,
                    who: Principal = Depends(auth.require("tickets_write"))) -> Any:
         """Acknowledge: someone is on it (starts nothing, but measures time to acknowledge)."""
         _tk_call(tk.acknowledge, ticket_id, who.subject)
         return _ticket(ticket_id)
 
     @app.post("/v1/tickets/{ticket_id}/assign", responses=_w, tags=["crews"])
-    def assign_ticket(ticket_id: int, body: AssignBody,
+    def assign_ticket(ticket_id: RowId, body: AssignBody,
                       who: Principal = Depends(auth.require("tickets_write"))) -> Any:
         _tk_call(tk.assign, ticket_id, body.assignee)
         return _ticket(ticket_id)
 
     @app.post("/v1/tickets/{ticket_id}/comments", responses=_w, tags=["crews"])
-    def comment_ticket(ticket_id: int, body: CommentBody,
+    def comment_ticket(ticket_id: RowId, body: CommentBody,
                        who: Principal = Depends(auth.require("tickets_write"))) -> Any:
         _tk_call(tk.comment, ticket_id, who.subject, body.body)
         return _ticket(ticket_id)
 
     @app.post("/v1/tickets/{ticket_id}/close", responses=_w, tags=["crews"])
-    def close_ticket(ticket_id: int, body: CloseBody,
+    def close_ticket(ticket_id: RowId, body: CloseBody,
                      who: Principal = Depends(auth.require("tickets_write"))) -> Any:
         """Close after repair; `reset_baseline` queues a command for the camera's agent."""
         cmd = _tk_call(lambda c: tk.close(c, cfg, ticket_id, who.subject, note=body.note,
