@@ -1,0 +1,1 @@
+"""The edge: everything that touches cameras, disks and the network on a compound's box."""

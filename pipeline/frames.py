@@ -1,0 +1,50 @@
+"""Turn whatever a camera sends into the one small gray picture every detector works on.
+
+All detectors see the same fixed-size thumbnail, so one ONNX graph with a static shape serves
+every camera (static shapes let ONNX Runtime plan memory once) and frames from cameras of any
+resolution batch together.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+#: Analysis thumbnail: 10 x 6 cells of 32 x 32 pixels. Width 320 keeps a D1 (704 px) picture
+#: within a 2.2x downscale and 1080p within 6x, enough for defocus and stripe periods that a
+#: person can see on a monitor; every extra pixel is paid for by every camera, every sample.
+THUMB_W = 320
+THUMB_H = 192
+CELL = 32
+GRID_W = THUMB_W // CELL
+GRID_H = THUMB_H // CELL
+
+
+def thumbnail(gray: np.ndarray) -> np.ndarray:
+    """Scale a gray picture (any size, rows may be strided) to the analysis thumbnail.
+
+    INTER_AREA averages rather than samples, so sensor noise and compression blocks shrink
+    instead of aliasing into false stripes.
+    """
+    if gray.ndim != 2:
+        raise ValueError(f"expected a 2-D gray picture, got shape {gray.shape}")
+    if gray.shape == (THUMB_H, THUMB_W):
+        return np.ascontiguousarray(gray, dtype=np.uint8)
+    interp = cv2.INTER_AREA if gray.shape[1] >= THUMB_W else cv2.INTER_LINEAR
+    return cv2.resize(gray, (THUMB_W, THUMB_H), interpolation=interp)
+
+
+def stack(thumbs: list[np.ndarray]) -> np.ndarray:
+    """Batch thumbnails as the detector's NCHW float32 input."""
+    batch = np.empty((len(thumbs), 1, THUMB_H, THUMB_W), dtype=np.float32)
+    for i, th in enumerate(thumbs):
+        batch[i, 0] = th
+    return batch
+
+
+def snapshot_jpeg(gray: np.ndarray, quality: int = 70) -> bytes:
+    """Encode a small JPEG of the moment, for evidence a person can look at."""
+    ok, buf = cv2.imencode(".jpg", gray, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:  # pragma: no cover - OpenCV only fails on empty input
+        raise ValueError("could not encode snapshot")
+    return buf.tobytes()
