@@ -101,6 +101,19 @@ def choose_mode(cfg: AgentConfig) -> tuple[str, str]:
                           f"{cfg.max_open_streams}: one connection held open per camera")
 
 
+#: sources.classify also searches the message text for 401/403/404, which matches digits in a
+#: URL's port (rtsp://host:56401/...); the exception type it quotes is unambiguous.
+_TYPE_REASONS = (("ConnectionRefusedError", "refused"), ("HTTPNotFoundError", "not_found"),
+                 ("HTTPUnauthorizedError", "auth_failed"), ("HTTPForbiddenError", "auth_failed"))
+
+
+def _trust_exception_type(reason: str, message: str) -> str:
+    for name, r in _TYPE_REASONS:
+        if f"({name}:" in message:
+            return r
+    return reason
+
+
 def _in_quiet(cam: CameraConfig, now: datetime | None = None) -> bool:
     if not cam.quiet:
         return False
@@ -283,10 +296,7 @@ class Agent:
 
     def _on_failure(self, key: str, reason: str, message: str, *, had_frames: bool) -> None:
         st = self.cameras[key]
-        if "ConnectionRefusedError" in message:
-            # sources.classify reads digits like 401/403/404 inside the URL's port as HTTP
-            # codes; a refused TCP connection is unambiguous, so trust the exception type.
-            reason = "refused"
+        reason = _trust_exception_type(reason, message)
         now = time.monotonic()
         with self._lock:
             first = st.failing_since is None
@@ -319,7 +329,8 @@ class Agent:
     def _continuous_loop(self, key: str) -> None:
         st = self.cameras[key]
         cam = st.cfg
-        backoff = Backoff()
+        # Retry at least once per grace period, so a camera that comes back is seen soon.
+        backoff = Backoff(0.5, max(1.0, min(30.0, cam.signal_loss_grace)))
         while not self._stop.is_set():
             had_frames = False
             it = None

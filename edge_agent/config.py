@@ -399,6 +399,9 @@ def load_config(path: str | os.PathLike[str]) -> AgentConfig:
     outbox = OutboxConfig(path=str(ob_path), **ob)
 
     defaults = sections["defaults"]
+    # Check defaults under their own keys, so an error points at "defaults.*", not a camera.
+    _parse_faults(ctx, "defaults.faults", defaults.get("faults", []))
+    _parse_quiet(ctx, "defaults.quiet", defaults.get("quiet", []))
     cams_raw = ctx.typed("cameras", data.get("cameras", []) or [], "list")
     cams: list[CameraConfig] = []
     for i, raw in enumerate(cams_raw):
