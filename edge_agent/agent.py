@@ -476,7 +476,11 @@ class Agent:
     def _on_command(self, cmd: dict[str, Any]) -> bool:
         if cmd.get("kind") == "reset_baseline" and cmd.get("camera") in self.cameras:
             with self._monitor_lock:
-                self.monitor.reset_baseline(cmd["camera"])
+                try:
+                    self.monitor.reset_baseline(cmd["camera"])
+                except Exception:  # noqa: BLE001 - not acked, so the collector asks again
+                    log.exception("camera %s: baseline reset failed", cmd["camera"])
+                    return False
             log.info("camera %s: baseline reset by the collector (command %s)",
                      cmd["camera"], cmd.get("id"))
             return True
