@@ -95,6 +95,9 @@ def make_clip(path: str | Path, *, width: int = 704, height: int = 576, fps: int
         st.width, st.height, st.pix_fmt = width, height, "yuv420p"
         st.codec_context.gop_size = gop
         st.codec_context.max_b_frames = 0
+        # One slice per picture, like most IP cameras: PyAV's default slice threading would
+        # split every picture into slices that RTP then delivers as separate packets.
+        st.codec_context.thread_type = "FRAME"
         st.codec_context.options = {"preset": preset, "crf": str(crf), "bf": "0",
                                     "keyint_min": str(gop), "sc_threshold": "0",
                                     "repeat-headers": "1"}
