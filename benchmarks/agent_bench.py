@@ -243,7 +243,7 @@ def run(args: argparse.Namespace) -> list[dict]:
 def render(rows: list[dict], args: argparse.Namespace) -> str:
     cpu = "unknown"
     try:
-        for line in open("/proc/cpuinfo"):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
