@@ -1,7 +1,8 @@
 """One object the agent and `analyze` both drive: frames in, state changes out.
 
-It owns the shared detector (one ONNX Runtime session per model for the whole process) and
-one `CameraHealth` per camera, and batches frames from several cameras through the detector.
+It owns the shared detector (one ONNX Runtime session for the whole process), one
+CameraHealth per camera, and each camera's previous thumbnail (the frozen check compares
+against it). Frames of several cameras go through the detector as one batch.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline.detect import Detector, shared_detector
 from pipeline.events import StateChange
+from pipeline.frames import thumbnail
+from pipeline.health import CameraHealth, HealthSettings
 
 
 @dataclass(slots=True)
@@ -26,12 +30,56 @@ class Sample:
     gray: np.ndarray
 
 
-class Monitor:  # pragma: no cover - replaced by the implementation below in this module
+class Monitor:
+    """Health of many cameras through one detector."""
+
+    def __init__(self, settings: HealthSettings | None = None,
+                 detector: Detector | None = None) -> None:
+        self.settings = settings or HealthSettings()
+        self.detector = detector or shared_detector()
+        self.cameras: dict[str, CameraHealth] = {}
+        self._prev: dict[str, np.ndarray] = {}
+
+    def health(self, camera: str) -> CameraHealth:
+        """The camera's state, created on first sight."""
+        h = self.cameras.get(camera)
+        if h is None:
+            h = self.cameras[camera] = CameraHealth(camera, self.settings)
+        return h
+
     def process(self, samples: Sequence[Sample]) -> list[StateChange]:
-        raise NotImplementedError
+        """Judge a batch of samples (any cameras, in time order per camera)."""
+        changes: list[StateChange] = []
+        pending = list(samples)
+        while pending:
+            # A camera may appear once per detector batch: its next sample needs this one as
+            # the previous picture.
+            seen: set[str] = set()
+            batch, rest = [], []
+            for s in pending:
+                (rest if s.camera in seen else batch).append(s)
+                seen.add(s.camera)
+            pending = rest
+            thumbs = np.stack([thumbnail(s.gray) for s in batch])
+            prevs = np.stack([self._prev.get(s.camera, th) for s, th in zip(batch, thumbs,
+                                                                              strict=True)])
+            feats = self.detector.run(thumbs, prevs)
+            for s, th, f in zip(batch, thumbs, feats, strict=True):
+                self._prev[s.camera] = th
+                changes.extend(self.health(s.camera).update(s.t, f, th))
+        return changes
 
     def reset_baseline(self, camera: str) -> None:
-        raise NotImplementedError
+        """Relearn a camera's healthy picture (after a repair)."""
+        if camera in self.cameras:
+            self.cameras[camera].reset_baseline()
 
     def forget(self, camera: str) -> None:
-        raise NotImplementedError
+        """Drop a camera's state, e.g. after a reconnect, so the first new frame is not
+        compared with a stale one; raised faults are kept by the caller if it wants them."""
+        self._prev.pop(camera, None)
+
+    def raised(self, camera: str) -> list[str]:
+        """Faults raised on a camera right now."""
+        h = self.cameras.get(camera)
+        return h.raised if h else []

@@ -1,0 +1,88 @@
+"""Run the ONNX feature graph over a batch of thumbnails: one session for the whole process.
+
+The graph (models/build.py) turns each thumbnail into a few hundred numbers: per-cell
+brightness, saturation and gradient energy at three scales, the change since the camera's
+previous sample, and spectra. Every per-pixel operation lives in the graph; what Python sees
+per frame is small enough for per-camera judgement in pipeline.health.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from models import FEATURES_MODEL
+from pipeline.frames import THUMB_H, THUMB_W
+
+
+@dataclass(slots=True)
+class Features:
+    """One frame's features (cell arrays are GRID_H*GRID_W long, row-major)."""
+
+    mean: np.ndarray      # cell brightness, 0..255
+    sat: np.ndarray       # cell fraction of saturated pixels
+    g1: np.ndarray        # cell mean |gradient| at full thumbnail scale
+    g2: np.ndarray        # ... at half scale
+    g4: np.ndarray        # ... at quarter scale
+    diff: np.ndarray      # cell mean |frame - previous sample|
+    spec_fine: np.ndarray    # log amplitude, 16-px Welch patches at full scale (u, v)
+    spec_coarse: np.ndarray  # log amplitude, 32-px Welch patches at half scale (u, v)
+    spec_rows: np.ndarray    # log amplitude of the row-mean profile
+    spec_cols: np.ndarray    # log amplitude of the column-mean profile
+
+
+_FIELDS = {
+    "cell_mean": "mean", "cell_sat": "sat", "cell_g1": "g1", "cell_g2": "g2", "cell_g4": "g4",
+    "cell_diff": "diff", "spec_fine": "spec_fine", "spec_coarse": "spec_coarse",
+    "spec_rows": "spec_rows", "spec_cols": "spec_cols",
+}
+
+
+class Detector:
+    """An ONNX Runtime session over the feature graph, pinned to `threads` cores.
+
+    One thread by default: an edge agent runs many cameras and scales over cores by running
+    batches, and intra-op threading on inputs this small costs more in hand-offs than it saves.
+    """
+
+    def __init__(self, model: Path = FEATURES_MODEL, threads: int = 1) -> None:
+        if not Path(model).is_file():
+            raise FileNotFoundError(
+                f"detector model {model} is missing: rebuild it with `python -m models.build`")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+        self.session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+        self.outputs = [o.name for o in self.session.get_outputs()]
+
+    def run(self, frames: np.ndarray, prevs: np.ndarray) -> list[Features]:
+        """Features for N thumbnails; `prevs` holds each camera's previous thumbnail."""
+        if frames.shape[1:] != (THUMB_H, THUMB_W) or prevs.shape != frames.shape:
+            raise ValueError(f"expected N x {THUMB_H} x {THUMB_W} thumbnails, got {frames.shape}")
+        feed = {
+            "frame": frames.astype(np.float32)[:, None],
+            "prev": prevs.astype(np.float32)[:, None],
+        }
+        outs = dict(zip(self.outputs, self.session.run(None, feed), strict=True))
+        cols = {_FIELDS[k]: v for k, v in outs.items()}
+        return [Features(**{k: v[i] for k, v in cols.items()}) for i in range(len(frames))]
+
+
+_shared: Detector | None = None
+_lock = threading.Lock()
+
+
+def shared_detector() -> Detector:
+    """The process-wide detector: one ONNX Runtime session however many cameras there are."""
+    global _shared
+    with _lock:
+        if _shared is None:
+            _shared = Detector()
+        return _shared

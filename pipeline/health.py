@@ -1,0 +1,447 @@
+"""Per-camera judgement: a learned baseline of the healthy picture, and hysteresis.
+
+Each camera learns what its own healthy picture looks like (texture per cell, sharpness,
+spectra, how much the picture changes between samples), so that a plain wall is not `blocked`
+and a fence or blinds are not `ripple`. Faults are judged against that baseline, and some
+also on absolute evidence that needs none (a black lens cap, a picture that never changes).
+A fault is raised once after it has held for `raise_after` seconds and cleared once after it
+has been gone for `clear_after` seconds, which is what keeps a passer-by, a gain flicker or
+the switch to night vision from reaching anyone's phone.
+
+All measures are ratios to the camera's own baseline or are brightness-normalised, because
+the same camera sees noon sun and a car park lit by two lamps.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import cv2
+import numpy as np
+
+from pipeline.detect import Features
+from pipeline.events import DEFAULT_SEVERITY, PICTURE_FAULTS, StateChange
+from pipeline.frames import GRID_H, GRID_W, snapshot_jpeg
+
+CELLS = GRID_H * GRID_W
+_EPS = 1e-6
+
+
+@dataclass(slots=True)
+class FaultTiming:
+    """How long a fault must hold before it is raised, and be gone before it is cleared."""
+
+    raise_after: float
+    clear_after: float
+
+
+def _timings() -> dict[str, FaultTiming]:
+    return {
+        # A person close to the lens, an umbrella, a bird: seconds, not six.
+        "blocked": FaultTiming(6.0, 8.0),
+        "blur": FaultTiming(6.0, 8.0),
+        "ripple": FaultTiming(5.0, 8.0),
+        "frozen": FaultTiming(6.0, 4.0),
+        "overexposed": FaultTiming(10.0, 8.0),
+        "moved": FaultTiming(15.0, 10.0),
+    }
+
+
+@dataclass(slots=True)
+class HealthSettings:
+    """Tunables of the judgement; the defaults are what the agent and `analyze` use."""
+
+    faults: tuple[str, ...] = PICTURE_FAULTS
+    timing: dict[str, FaultTiming] = field(default_factory=_timings)
+    learn_seconds: float = 6.0          # healthy picture needed before judging against it
+    learn_min_samples: int = 4
+    adapt_seconds: float = 600.0        # baseline time constant once learned
+    miss_tolerance: float = 2.5         # a pending fault survives a gap this long
+    # blocked: a cell is covered when its texture fell below this fraction of its baseline
+    covered_ratio: float = 0.35
+    blocked_fraction: float = 0.35
+    textured_cell: float = 0.012        # brightness-normalised texture of an informative cell
+    # blur: sharpness (fine/coarse gradient) below this fraction of baseline, or texture
+    # everywhere below `blur_texture` with the scene layout intact
+    blur_sharpness: float = 0.78
+    blur_texture: float = 0.45
+    layout_kept: float = 0.75
+    layout_blur: float = 0.93         # a partly textureless view this similar is blur
+    # ripple: a spectral peak this much (natural log of amplitude) above its surroundings,
+    # relative to the baseline spectrum
+    ripple_peak: float = 0.85
+    # frozen: the largest cell change below this fraction of the usual change, and below
+    # `frozen_abs` grey levels
+    frozen_rel: float = 0.2
+    frozen_abs: float = 0.6
+    overexposed_fraction: float = 0.6
+    moved_layout: float = 0.35
+    snapshots: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = set(self.faults) - set(PICTURE_FAULTS)
+        if unknown:
+            raise ValueError(f"unknown fault(s) {sorted(unknown)}; known: {list(PICTURE_FAULTS)}")
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        """Names a config file may set (the agent validates its `detection:` keys with it)."""
+        return [f.name for f in fields(cls)]
+
+
+@dataclass(slots=True)
+class _Track:
+    active: bool = False
+    since: float | None = None      # first sample of the current pending/clearing run
+    last_seen: float | None = None  # last sample where the condition held (or not, clearing)
+    best: tuple[float, dict[str, Any]] | None = None
+
+
+@dataclass(slots=True)
+class Verdict:
+    """One fault's finding on one sample: whether it holds, how sure, and the numbers why."""
+
+    holds: bool
+    confidence: float = 0.0
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+class _Baseline:
+    """Slowly adapting summary of the camera's healthy picture."""
+
+    def __init__(self) -> None:
+        self.samples: list[Features] = []
+        self.ready = False
+        self.tex = np.zeros(CELLS)
+        self.mean = np.zeros(CELLS)
+        self.sharp = 0.0
+        self.spec: dict[str, np.ndarray] = {}
+        self.change = 0.0
+        self.g2 = np.zeros(CELLS)
+
+    def learn(self, f: Features, settings: HealthSettings, t_span: float) -> None:
+        self.samples.append(f)
+        if len(self.samples) >= settings.learn_min_samples and t_span >= settings.learn_seconds:
+            s = self.samples
+            self.tex = np.median([_texture(x) for x in s], axis=0)
+            self.g2 = np.median([x.g2 for x in s], axis=0)
+            self.mean = np.median([x.mean for x in s], axis=0)
+            self.sharp = float(np.median([_sharpness(x, self.tex, settings) for x in s]))
+            self.spec = {k: np.median([getattr(x, k) for x in s], axis=0)
+                         for k in ("spec_fine", "spec_coarse", "spec_rows", "spec_cols")}
+            # The first sample's difference is against itself; leave it out.
+            self.change = float(np.median([x.diff.max() for x in s[1:]]))
+            self.samples = []
+            self.ready = True
+
+    def adapt(self, f: Features, alpha: float, settings: HealthSettings) -> None:
+        self.tex += alpha * (_texture(f) - self.tex)
+        self.g2 += alpha * (f.g2 - self.g2)
+        self.mean += alpha * (f.mean - self.mean)
+        self.sharp += alpha * (_sharpness(f, self.tex, settings) - self.sharp)
+        for k, v in self.spec.items():
+            v += alpha * (getattr(f, k) - v)
+        self.change += alpha * (float(f.diff.max()) - self.change)
+
+
+def _texture(f: Features) -> np.ndarray:
+    """Gradient energy at half and quarter scale over local brightness: lights dimming to
+    night scale both, so the ratio holds; a cover in front of the lens removes the texture."""
+    return (f.g2 + f.g4) / (f.mean + 12.0)
+
+
+def _sharpness(f: Features, base_tex: np.ndarray, settings: HealthSettings) -> float:
+    """Fine over coarse gradient energy, median over cells that have texture: defocus takes
+    the fine scale first, while sensor noise (night) only ever raises it."""
+    ratio = f.g1 / (f.g2 + 0.05)
+    use = base_tex > settings.textured_cell
+    if use.sum() < 6:
+        use = np.ones(CELLS, dtype=bool)
+    return float(np.median(ratio[use]))
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    a = a - a.mean()
+    b = b - b.mean()
+    den = math.sqrt(float((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / den) if den > 1e-3 else 0.0
+
+
+def _peak(d: np.ndarray, exclude: np.ndarray) -> tuple[float, tuple[int, ...]]:
+    """Strongest narrow rise: the rise at a frequency minus the median rise around it."""
+    if d.ndim == 2:
+        bg = cv2.medianBlur(d.astype(np.float32), 5)
+    else:
+        pad = np.pad(d, 3, mode="edge")
+        win = np.lib.stride_tricks.sliding_window_view(pad, 7)
+        bg = np.median(win, axis=1)
+    score = np.where(exclude, -np.inf, d - bg)
+    idx = np.unravel_index(int(np.argmax(score)), score.shape)
+    return float(score[idx]), tuple(int(i) for i in idx)
+
+
+def _low_freq_mask(shape: tuple[int, ...], radius: float) -> np.ndarray:
+    if len(shape) == 1:
+        # Profiles only look for long bars (periods of 24 px and more); shorter stripes are
+        # the Welch spectra's job, and a profile's fine end is dominated by people walking.
+        k = np.arange(shape[0])
+        return (k <= radius) | (k > 8 * (shape[0] - 1) / 48)
+    u, v = np.mgrid[0 : shape[0], 0 : shape[1]]
+    return np.hypot(u, v) <= radius
+
+
+class CameraHealth:
+    """The state of one camera: baseline, pending and raised faults."""
+
+    def __init__(self, camera: str, settings: HealthSettings | None = None) -> None:
+        self.camera = camera
+        self.settings = settings or HealthSettings()
+        self.baseline = _Baseline()
+        self.tracks = {f: _Track() for f in self.settings.faults}
+        self._t_first: float | None = None
+        self._t_last: float | None = None
+        self._masks: dict[str, np.ndarray] = {}
+
+    # -- public --------------------------------------------------------------------------
+    def reset_baseline(self) -> None:
+        """Learn the healthy picture again, e.g. after a repair or a deliberate re-aim."""
+        self.baseline = _Baseline()
+        self._t_first = None
+
+    @property
+    def raised(self) -> list[str]:
+        """Faults currently raised on this camera."""
+        return [f for f, tr in self.tracks.items() if tr.active]
+
+    def update(self, t: float, f: Features, thumb: np.ndarray | None = None) -> list[StateChange]:
+        """Judge one sample at time `t` (seconds); return the faults raised or cleared now."""
+        if self._t_first is None:
+            self._t_first = t
+        first_sample = self._t_last is None
+        self._t_last = t
+        verdicts = self.judge(f, first_sample)
+        changes = self._hysteresis(t, verdicts, thumb)
+        b = self.baseline
+        if not b.ready:
+            if not any(v.holds for v in verdicts.values()):
+                b.learn(f, self.settings, t - self._t_first)
+        elif not any(v.holds for v in verdicts.values()) and not self.raised:
+            dt = 1.0  # per-sample adaptation; sample intervals are near-constant per camera
+            b.adapt(f, min(1.0, dt / self.settings.adapt_seconds), self.settings)
+        return changes
+
+    # -- judgement ------------------------------------------------------------------------
+    def judge(self, f: Features, first_sample: bool = False) -> dict[str, Verdict]:
+        """Each enabled fault's verdict on this sample, before hysteresis."""
+        out: dict[str, Verdict] = {}
+        b = self.baseline
+        s = self.settings
+        ctx = self._context(f) if b.ready else None
+        for fault in s.faults:
+            if fault == "blocked":
+                out[fault] = self._blocked(f, ctx)
+            elif fault == "frozen":
+                out[fault] = self._frozen(f, first_sample)
+            elif fault == "overexposed":
+                out[fault] = self._overexposed(f)
+            elif ctx is None:
+                out[fault] = Verdict(False)
+            elif fault == "blur":
+                out[fault] = self._blur(f, ctx)
+            elif fault == "ripple":
+                out[fault] = self._ripple(f)
+            elif fault == "moved":
+                out[fault] = self._moved(f, ctx)
+        # One cause, one alert: a covered lens also loses sharpness and may look moved.
+        if out.get("blocked", Verdict(False)).holds:
+            for other in ("blur", "moved"):
+                if other in out:
+                    out[other] = Verdict(False)
+            # A covered lens shows a still picture: the cover is the cause to act on.
+            if "frozen" in out:
+                out["frozen"] = Verdict(False)
+        if out.get("frozen", Verdict(False)).holds and "moved" in out:
+            out["moved"] = Verdict(False)
+        return out
+
+    def _context(self, f: Features) -> dict[str, Any]:
+        b = self.baseline
+        s = self.settings
+        tex = _texture(f)
+        informative = b.tex > s.textured_cell
+        ratio = tex / np.maximum(b.tex, _EPS)
+        return {
+            "tex": tex,
+            "informative": informative,
+            "ratio": ratio,
+            "layout": _corr(f.mean, b.mean),
+            "texture_layout": _corr(np.log(f.g2 + 0.5), np.log(b.g2 + 0.5)),
+        }
+
+    def _blocked(self, f: Features, ctx: dict[str, Any] | None) -> Verdict:
+        s = self.settings
+        # Absolute evidence, no baseline needed: a lens cap or a bag gives a black, flat view.
+        flat_dark = (f.mean < 30) & (f.g2 < 0.8) & (f.g4 < 0.8)
+        if flat_dark.mean() >= 0.9 and f.mean.max() < 40 and f.mean.std() < 5:
+            return Verdict(True, 0.97, {"covered_fraction": round(float(flat_dark.mean()), 3),
+                                        "reason": "black, featureless view (lens cap?)",
+                                        "brightness": round(float(f.mean.mean()), 1)})
+        if ctx is None:
+            return Verdict(False)
+        informative = ctx["informative"]
+        n_inf = int(informative.sum())
+        if n_inf < 6:
+            return Verdict(False)
+        covered = (ctx["ratio"] < s.covered_ratio) & informative
+        frac = float(covered.sum()) / n_inf
+        if frac < s.blocked_fraction:
+            return Verdict(False, 0.0, {"covered_fraction": round(frac, 3)})
+        # Texture gone but the layout of light and dark intact: that is a soft lens (blur),
+        # not something in front of it. Anything in front of the lens changes the layout.
+        if ctx["layout"] >= (s.layout_kept if frac >= 0.85 else s.layout_blur):
+            return Verdict(False, 0.0, {"covered_fraction": round(frac, 3),
+                                        "layout": round(ctx["layout"], 3), "blur_like": True})
+        conf = min(0.99, 0.6 + 0.4 * (frac - s.blocked_fraction) / (1 - s.blocked_fraction))
+        mask = covered.reshape(GRID_H, GRID_W)
+        return Verdict(True, conf, {
+            "covered_fraction": round(frac, 3),
+            "texture_vs_baseline": round(float(np.median(ctx["ratio"][covered])), 3),
+            "layout": round(ctx["layout"], 3),
+            "covered_cells": ["".join("#" if c else "." for c in row) for row in mask],
+        })
+
+    def _blur(self, f: Features, ctx: dict[str, Any]) -> Verdict:
+        s = self.settings
+        b = self.baseline
+        sharp = _sharpness(f, b.tex, s)
+        rel = sharp / max(b.sharp, _EPS)
+        inf = ctx["informative"]
+        tex_rel = float(np.median(ctx["ratio"][inf])) if inf.sum() >= 6 else 1.0
+        soft = rel < s.blur_sharpness
+        washed = tex_rel < s.blur_texture and ctx["layout"] >= s.layout_kept
+        if not (soft or washed):
+            return Verdict(False, 0.0, {"sharpness_vs_baseline": round(rel, 3)})
+        margin = max((s.blur_sharpness - rel) / s.blur_sharpness,
+                     (s.blur_texture - tex_rel) / s.blur_texture)
+        return Verdict(True, min(0.99, 0.6 + 2 * max(0.0, margin)), {
+            "sharpness_vs_baseline": round(rel, 3),
+            "texture_vs_baseline": round(tex_rel, 3),
+            "sharpness": round(sharp, 3),
+            "baseline_sharpness": round(b.sharp, 3),
+        })
+
+    def _ripple(self, f: Features) -> Verdict:
+        s = self.settings
+        b = self.baseline
+        best = (-np.inf, "", ())
+        for key, radius in (("spec_fine", 1.5), ("spec_coarse", 1.5),
+                            ("spec_rows", 2.5), ("spec_cols", 2.5)):
+            now = getattr(f, key)
+            mask = self._masks.get(key)
+            if mask is None:
+                mask = self._masks[key] = _low_freq_mask(now.shape, radius)
+            rise = now - b.spec[key]
+            score, idx = _peak(rise, mask)
+            if score > best[0]:
+                best = (score, key, idx)
+        score, key, idx = best
+        if score < s.ripple_peak:
+            return Verdict(False, 0.0, {"peak": round(score, 3)})
+        return Verdict(True, min(0.99, 0.6 + 0.25 * (score - s.ripple_peak)), {
+            "peak_log_amplitude": round(score, 3),
+            "period_px": _period(key, idx),
+            "band": key.removeprefix("spec_"),
+        })
+
+    def _frozen(self, f: Features, first_sample: bool) -> Verdict:
+        if first_sample:
+            return Verdict(False)
+        s = self.settings
+        change = float(f.diff.max())
+        usual = self.baseline.change if self.baseline.ready else None
+        exact = change < 0.02
+        if usual is None:
+            still = exact
+        else:
+            still = change < min(s.frozen_abs, s.frozen_rel * usual) or (exact and usual > 0.1)
+        if not still:
+            return Verdict(False, 0.0, {"change": round(change, 3)})
+        return Verdict(True, 0.95 if exact else 0.8, {
+            "change": round(change, 3),
+            "usual_change": None if usual is None else round(usual, 3),
+        })
+
+    def _overexposed(self, f: Features) -> Verdict:
+        s = self.settings
+        frac = float((f.sat > 0.6).mean())
+        if frac < s.overexposed_fraction:
+            return Verdict(False)
+        return Verdict(True, min(0.99, 0.6 + frac * 0.4), {"saturated_fraction": round(frac, 3)})
+
+    def _moved(self, f: Features, ctx: dict[str, Any]) -> Verdict:
+        s = self.settings
+        lay, tlay = ctx["layout"], ctx["texture_layout"]
+        inf = ctx["informative"]
+        tex_rel = float(np.median(ctx["ratio"][inf])) if inf.sum() >= 6 else 1.0
+        if lay < s.moved_layout and tlay < s.moved_layout and tex_rel > 0.6:
+            return Verdict(True, 0.7, {"layout_correlation": round(lay, 3),
+                                       "texture_layout_correlation": round(tlay, 3)})
+        return Verdict(False)
+
+    # -- hysteresis -----------------------------------------------------------------------
+    def _hysteresis(self, t: float, verdicts: dict[str, Verdict],
+                    thumb: np.ndarray | None) -> list[StateChange]:
+        changes: list[StateChange] = []
+        s = self.settings
+        for fault, v in verdicts.items():
+            tr = self.tracks[fault]
+            timing = s.timing[fault]
+            if not tr.active:
+                if v.holds:
+                    if tr.since is None or (tr.last_seen is not None
+                                            and t - tr.last_seen > s.miss_tolerance):
+                        tr.since, tr.best = t, None
+                    tr.last_seen = t
+                    if tr.best is None or v.confidence >= tr.best[0]:
+                        tr.best = (v.confidence, v.evidence)
+                    if t - tr.since >= timing.raise_after:
+                        tr.active, tr.since, tr.last_seen = True, None, None
+                        conf, ev = tr.best
+                        ev = dict(ev, held_seconds=round(timing.raise_after, 1))
+                        snap = None
+                        if s.snapshots and thumb is not None:
+                            snap = base64.b64encode(snapshot_jpeg(thumb)).decode("ascii")
+                        changes.append(StateChange(self.camera, fault, "raised", t, conf,
+                                                   DEFAULT_SEVERITY[fault], ev, snap))
+                elif tr.since is not None and tr.last_seen is not None and (
+                        t - tr.last_seen > s.miss_tolerance):
+                    tr.since, tr.last_seen, tr.best = None, None, None
+            else:
+                if v.holds:
+                    tr.since = None
+                    continue
+                if tr.since is None:
+                    tr.since = t
+                if t - tr.since >= timing.clear_after:
+                    tr.active, tr.since, tr.best = False, None, None
+                    changes.append(StateChange(self.camera, fault, "cleared", t, 1.0,
+                                               DEFAULT_SEVERITY[fault],
+                                               {"gone_seconds": round(timing.clear_after, 1)}))
+        return changes
+
+
+def _period(key: str, idx: tuple[int, ...]) -> float | None:
+    """The stripe period in thumbnail pixels, for the evidence a crew reads."""
+    if key == "spec_fine":
+        n, scale = 16, 1
+    elif key == "spec_coarse":
+        n, scale = 32, 2
+    elif key == "spec_rows":
+        return round(192 / idx[0], 1) if idx[0] else None
+    else:
+        return round(320 / idx[0], 1) if idx[0] else None  # profiles are at half scale, x2
+    r = math.hypot(*idx)
+    return round(n * scale / r, 1) if r else None
