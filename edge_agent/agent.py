@@ -78,10 +78,10 @@ class CameraState:
     signal_lost: bool = False
     faults: set[str] = field(default_factory=set)
     latest: Sample | None = None
-    latest_cpu: float = 0.0
     reconnects: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
     stalls: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
     quiet_ref: float = 0.0
+    reconnected: bool = False
     unconfirmed: dict[str, float] = field(default_factory=dict)
 
 
@@ -288,7 +288,6 @@ class Agent:
                 clear = True
             if not _in_quiet(st.cfg):
                 st.latest = Sample(camera=key, t=now_w, gray=frame.gray)
-                st.latest_cpu += cpu
         self.metrics.decode_seconds.labels(camera=key).observe(cpu)
         if clear:
             self._signal_change(st, "cleared", "frames", "pictures arrive again")
@@ -305,6 +304,7 @@ class Agent:
                 st.failing_since = now
             st.last_error = (reason, scrub(message))
             st.connected = False
+            st.reconnected = True
             st.reconnects.append(now)
             if had_frames:
                 st.stalls.append(now)
@@ -425,12 +425,21 @@ class Agent:
             self._samples_ready.wait(1.0)
             self._samples_ready.clear()
             batch: list[Sample] = []
+            fresh: list[str] = []
             with self._lock:
                 for st in self.cameras.values():
                     if st.latest is not None:
                         batch.append(st.latest)
                         st.latest = None
-                        st.latest_cpu = 0.0
+                        if st.reconnected:
+                            st.reconnected = False
+                            fresh.append(st.cfg.key)
+            if fresh:
+                # After a reconnect the first picture must not be compared with the last one
+                # before the outage (that would look like a frozen or moved camera).
+                with self._monitor_lock:
+                    for key in fresh:
+                        self.monitor.forget(key)
             if batch:
                 self._analyse(batch)
             self._confirm_restored()

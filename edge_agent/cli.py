@@ -21,6 +21,8 @@ def _setup_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # lenswatch.cli may have configured the root logger already: the config's level wins.
+    logging.getLogger().setLevel(getattr(logging, level, logging.INFO))
     # FFmpeg's own log lines go through PyAV's logger; keep them out unless debugging.
     logging.getLogger("libav").setLevel(logging.ERROR if level != "DEBUG" else logging.DEBUG)
     # httpx logs every request at INFO: one line per POST and poll is noise, not news.

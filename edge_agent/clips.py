@@ -10,6 +10,7 @@ leaves over the lens (blocked), a defocused or fogged lens (blur), rolling inter
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import av
@@ -71,11 +72,45 @@ def _paint_fault(frame: np.ndarray, kind: str, k: int, rng: np.random.Generator)
     return frame
 
 
+def encode_h264(path: str | Path, frames: Iterable[np.ndarray], *, fps: int,
+                gop_seconds: float = 2.0, crf: int = 28, preset: str = "ultrafast") -> Path:
+    """Encode BGR uint8 pictures as an Annex-B H.264 stream the RTSP server can loop.
+
+    Fixed GOP, no B-frames and one slice per picture, like most IP cameras: PyAV's default
+    slice threading would split every picture into slices that RTP then delivers as separate
+    packets. Written to a temporary name first, so an interrupted run leaves no half clip.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    gop = max(1, round(gop_seconds * fps))
+    with av.open(str(tmp), "w", format="h264") as out:
+        st = None
+        for img in frames:
+            if st is None:
+                st = out.add_stream("libx264", rate=fps)
+                st.height, st.width = img.shape[:2]
+                st.pix_fmt = "yuv420p"
+                st.codec_context.gop_size = gop
+                st.codec_context.max_b_frames = 0
+                st.codec_context.thread_type = "FRAME"
+                st.codec_context.options = {"preset": preset, "crf": str(crf), "bf": "0",
+                                            "keyint_min": str(gop), "sc_threshold": "0",
+                                            "repeat-headers": "1"}
+            for pkt in st.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                out.mux(pkt)
+        if st is not None:
+            for pkt in st.encode(None):
+                out.mux(pkt)
+    tmp.rename(path)
+    return path
+
+
 def make_clip(path: str | Path, *, width: int = 704, height: int = 576, fps: int = 10,
               seconds: float = 6.0, gop_seconds: float = 2.0, fault: str = "none",
               fault_at: float = 0.0, seed: int = 1, crf: int = 28,
               preset: str = "ultrafast") -> Path:
-    """Write an Annex-B H.264 clip (no B-frames, fixed GOP); returns its path.
+    """Write an Annex-B H.264 clip of the synthetic scene; returns its path.
 
     From `fault_at` seconds on, the picture shows `fault`. Clips are cached: an existing file
     is kept, since the name is expected to encode the parameters.
@@ -85,22 +120,10 @@ def make_clip(path: str | Path, *, width: int = 704, height: int = 576, fps: int
     path = Path(path)
     if path.exists() and path.stat().st_size > 0:
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".part")
     rng = np.random.default_rng(seed)
     base = scene(width, height, seed)
-    gop = max(1, round(gop_seconds * fps))
-    with av.open(str(tmp), "w", format="h264") as out:
-        st = out.add_stream("libx264", rate=fps)
-        st.width, st.height, st.pix_fmt = width, height, "yuv420p"
-        st.codec_context.gop_size = gop
-        st.codec_context.max_b_frames = 0
-        # One slice per picture, like most IP cameras: PyAV's default slice threading would
-        # split every picture into slices that RTP then delivers as separate packets.
-        st.codec_context.thread_type = "FRAME"
-        st.codec_context.options = {"preset": preset, "crf": str(crf), "bf": "0",
-                                    "keyint_min": str(gop), "sc_threshold": "0",
-                                    "repeat-headers": "1"}
+
+    def frames() -> Iterator[np.ndarray]:
         frozen: np.ndarray | None = None
         for k in range(round(seconds * fps)):
             img = base.copy()
@@ -116,10 +139,7 @@ def make_clip(path: str | Path, *, width: int = 704, height: int = 576, fps: int
                     img = frozen
                 else:
                     img = _paint_fault(img, fault, k, rng)
-            vf = av.VideoFrame.from_ndarray(img, format="bgr24")
-            for pkt in st.encode(vf):
-                out.mux(pkt)
-        for pkt in st.encode(None):
-            out.mux(pkt)
-    tmp.rename(path)
-    return path
+            yield img
+
+    return encode_h264(path, frames(), fps=fps, gop_seconds=gop_seconds, crf=crf,
+                       preset=preset)

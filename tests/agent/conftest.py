@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 import yaml
 
@@ -223,12 +224,43 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return out
 
 
+#: The detection core's own fault renderings (tests/clips.py), shortened for the agent tests.
+PICTURE_FAULTS = {"blocked": "blocked_leaves_70", "blur": "blur_defocus_5.0",
+                  "ripple": "ripple_bars_strong"}
+ONSET = 12.0
+
+
 @pytest.fixture(scope="session")
 def fault_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Clips whose picture turns blocked, blurred or rippled after a normal stretch."""
+    """Clips whose picture turns blocked, blurred or rippled after ONSET seconds."""
+    from edge_agent.clips import encode_h264
+    from tests.clips import FPS as CLIP_FPS
+    from tests.clips import recipes, scene
+
+    assert CLIP_FPS == FPS
     d = tmp_path_factory.mktemp("fault_clips")
-    return {f: make_clip(d / f"{f}.h264", fps=FPS, seconds=40, fault=f, fault_at=12)
-            for f in ("blocked", "blur", "ripple")}
+    out = {}
+    all_recipes = recipes(onset=ONSET)
+    for fault, name in PICTURE_FAULTS.items():
+        _, _, clip, render = all_recipes[name]
+        seconds = ONSET + 16
+        base = scene(clip.width, clip.height, clip.seed)
+        rng = np.random.default_rng(clip.seed + 1000)
+
+        def frames(render=render, base=base, rng=rng, clip=clip, seconds=seconds):
+            # Render a new picture 2 times a second and repeat it in between: the agent looks
+            # at one keyframe per 2 s GOP, and rendering every frame would cost a minute.
+            img8 = None
+            for i in range(int(seconds * FPS)):
+                if i % 5 == 0:
+                    img = render(i, i / FPS, base)
+                    img = img + rng.normal(0, clip.noise, img.shape[:2])[..., None]
+                    img8 = np.clip(img, 0, 255).astype(np.uint8)
+                yield img8
+
+        out[fault] = encode_h264(d / f"{name}.h264", frames(), fps=FPS, gop_seconds=2.0,
+                                 crf=clip.crf, preset="veryfast")
+    return out
 
 
 @pytest.fixture
