@@ -220,8 +220,13 @@ def _sample(container, stream, ctx, url: str, interval: float, gap_limit: float,
                 yield from emit(frames, keyframe=True)
             else:
                 pending.append(pkt)
-                if (last_key_time is None or ptime is None
-                        or ptime - last_key_time > gap_limit):
+                if last_key_time is None and ptime is not None:
+                    # Joined mid-GOP (a live stream; its first packet often has no PTS): time
+                    # the gap from the first timed packet, or every camera that is not joined
+                    # on a keyframe decodes all frames forever.
+                    last_key_time = ptime
+                if (last_key_time is not None and ptime is not None
+                        and ptime - last_key_time > gap_limit):
                     # Keyframes are too sparse for the interval: decode everything from here.
                     # Keyframes are too sparse for the interval: decode everything from here,
                     # starting again at the buffered keyframe so later frames have a reference.

@@ -1,0 +1,330 @@
+"""Edge agent benchmark: cameras per core at one sample per keyframe, end-to-end vs bare decode.
+
+    /work/venv/bin/python benchmarks/agent_bench.py            # full run, prints a table
+    /work/venv/bin/python benchmarks/agent_bench.py --quick    # smaller, for a smoke check
+
+For each resolution (1080p, 720p, 704x576; H.264, 25 fps, GOP 2 s, no B-frames) one GStreamer
+RTSP server serves a looping clip and, in the same run and against the same streams, three
+clients are measured one after the other with N simultaneous connections each:
+
+- bare-key:  PyAV alone: demux every packet, decode keyframes only (the cost to beat);
+- all-frames: PyAV alone, decoding every frame (what a naive agent would pay);
+- agent:     the real `lenswatch agent` process, end to end: ingest via edge_agent.sources,
+             the pipeline Monitor, outbox, uplink to a real ingest server, metrics.
+
+Each client's CPU (user+system, from /proc) is read over a fixed window after a warm-up, and
+divided by the camera-samples it produced (keyframes for the bare clients, analysed samples
+for the agent). Cameras per core = N x window / CPU seconds. The RTSP and ingest servers run in
+their own processes and are not counted. Results go to stdout and, with --write, into the
+"## Edge agent" section of benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+RESOLUTIONS = {"1080p": (1920, 1080), "720p": (1280, 720), "704x576": (704, 576)}
+FPS = 25
+GOP_S = 2.0
+OPTIONS = {"rtsp_transport": "tcp", "analyzeduration": "0", "probesize": "32",
+           "fpsprobesize": "0"}
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu(pid: int) -> float:
+    """User+system CPU seconds of a process (all threads), from /proc."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- the bare PyAV clients (run as a subprocess: `agent_bench.py bare URL N MODE`) -----------
+
+def bare_worker(url: str, n: int, mode: str) -> None:
+    """N threads reading the stream; prints the running count of keyframes on demand."""
+    import av
+
+    count = [0]
+    lock = threading.Lock()
+
+    def one() -> None:
+        while True:
+            try:
+                c = av.open(url, options=OPTIONS, timeout=(5, 5))
+                st = c.streams.video[0]
+                ctx = st.codec_context
+                ctx.thread_type = "NONE"
+                for pkt in c.demux(st):
+                    if pkt.size == 0:
+                        continue
+                    if mode == "key":
+                        if not pkt.is_keyframe:
+                            continue
+                        frames = ctx.decode(pkt)
+                        for f in frames:
+                            f.planes[0]  # touch the picture like a consumer would
+                    else:
+                        for f in ctx.decode(pkt):
+                            f.planes[0]
+                    if pkt.is_keyframe:
+                        with lock:
+                            count[0] += 1
+            except Exception as exc:  # noqa: BLE001
+                print(f"worker error {exc}", file=sys.stderr, flush=True)
+                time.sleep(0.5)
+
+    for _ in range(n):
+        threading.Thread(target=one, daemon=True).start()
+    for line in sys.stdin:
+        if line.strip() == "count":
+            with lock:
+                print(count[0], flush=True)
+        else:
+            return
+
+
+class BareClient:
+    def __init__(self, url: str, n: int, mode: str) -> None:
+        self.p = subprocess.Popen([sys.executable, __file__, "bare", url, str(n), mode],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def samples(self) -> int:
+        assert self.p.stdin and self.p.stdout
+        self.p.stdin.write("count\n")
+        self.p.stdin.flush()
+        return int(self.p.stdout.readline())
+
+    def stop(self) -> None:
+        self.p.kill()
+        self.p.wait()
+
+
+class AgentClient:
+    def __init__(self, url: str, n: int, workdir: Path, collector_url: str) -> None:
+        import yaml
+
+        self.mport = free_port()
+        cams = [{"compound": "bench", "id": f"cam{i:03d}", "url": url} for i in range(n)]
+        cfg = {
+            "agent": {"id": "bench", "metrics_listen": f"127.0.0.1:{self.mport}",
+                      "data_dir": str(workdir), "log_level": "WARNING",
+                      "mode": "continuous", "max_open_streams": max(64, n)},
+            "collector": {"url": collector_url, "token": "${LENSWATCH_TOKEN}"},
+            "outbox": {"heartbeat_interval": 30},
+            "defaults": {"sample_interval": GOP_S, "signal_loss_grace": 20},
+            "cameras": cams,
+        }
+        path = workdir / "edge.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        env = {**os.environ, "LENSWATCH_TOKEN": "bench-token", "PYTHONPATH": str(ROOT)}
+        self.log = open(workdir / "agent.log", "wb")  # noqa: SIM115
+        self.p = subprocess.Popen([sys.executable, "-m", "edge_agent", "agent", "--config",
+                                   str(path)], env=env, cwd=ROOT, stdout=self.log,
+                                  stderr=subprocess.STDOUT)
+
+    def samples(self) -> int:
+        import httpx
+
+        for _ in range(50):
+            try:
+                text = httpx.get(f"http://127.0.0.1:{self.mport}/metrics", timeout=5).text
+                return int(sum(float(v) for v in re.findall(
+                    r'^lenswatch_agent_samples_total\{[^}]*\} (\S+)$', text, re.M)))
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise RuntimeError("agent metrics not reachable")
+
+    def stop(self) -> None:
+        self.p.terminate()
+        try:
+            self.p.wait(15)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+        self.log.close()
+
+
+def measure(client, warmup: float, window: float) -> dict[str, float]:
+    """CPU and samples of one client over `window` seconds after `warmup`."""
+    time.sleep(warmup)
+    s0, c0, t0 = client.samples(), proc_cpu(client.p.pid), time.monotonic()
+    time.sleep(window)
+    s1, c1, t1 = client.samples(), proc_cpu(client.p.pid), time.monotonic()
+    client.stop()
+    return {"cpu": c1 - c0, "samples": s1 - s0, "wall": t1 - t0}
+
+
+def make_clips(data: Path, names: list[str], seconds: float) -> dict[str, Path]:
+    from edge_agent.clips import make_clip
+
+    out = {}
+    for name in names:
+        w, h = RESOLUTIONS[name]
+        out[name] = make_clip(data / f"bench_{name}_{FPS}fps_{seconds:g}s.h264", width=w,
+                              height=h, fps=FPS, seconds=seconds, gop_seconds=GOP_S, crf=26,
+                              preset="veryfast")
+    return out
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    data = ROOT / "benchmarks" / "data"
+    names = args.resolutions
+    clips = make_clips(data, names, args.clip_seconds)
+    port = free_port()
+    cmd = ["/usr/bin/python3", str(ROOT / "edge_agent" / "rtsp_server.py"), "--port",
+           str(port), "--fps", str(FPS)]
+    for name, path in clips.items():
+        cmd += ["--mount", f"{name}={path}"]
+    server = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    assert server.stdout and server.stdout.readline().startswith("READY")
+    work = data / "run"
+    work.mkdir(parents=True, exist_ok=True)
+    ing_port = free_port()
+    ingest = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "agent" / "ingest_server.py"), "--port",
+         str(ing_port), "--db", str(work / "ingest.db"), "--token", "bench-token"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rows = []
+    try:
+        for name in names:
+            n = args.cameras.get(name, 16)
+            url = f"rtsp://127.0.0.1:{port}/{name}"
+            row: dict = {"resolution": name, "cameras": n}
+            for label in ("bare-key", "all-frames", "agent"):
+                if label == "agent":
+                    d = work / f"agent_{name}"
+                    if d.exists():
+                        for f in d.iterdir():
+                            f.unlink()
+                    d.mkdir(exist_ok=True)
+                    client = AgentClient(url, n, d, f"http://127.0.0.1:{ing_port}")
+                else:
+                    client = BareClient(url, n, "key" if label == "bare-key" else "all")
+                m = measure(client, args.warmup, args.window)
+                per_sample = m["cpu"] / max(1, m["samples"])
+                per_core = n * m["wall"] / m["cpu"] if m["cpu"] > 0 else float("inf")
+                row[label] = {**m, "cpu_per_sample_ms": per_sample * 1000,
+                              "cameras_per_core": per_core}
+                print(f"{name:8s} {label:10s} N={n:3d} samples={m['samples']:5d} "
+                      f"cpu={m['cpu']:.2f}s/{m['wall']:.1f}s "
+                      f"cpu/sample={per_sample * 1000:.2f} ms cams/core={per_core:.0f}",
+                      flush=True)
+            row["ratio"] = (row["agent"]["cpu_per_sample_ms"]
+                            / row["bare-key"]["cpu_per_sample_ms"])
+            rows.append(row)
+    finally:
+        server.terminate()
+        ingest.terminate()
+        server.wait(10)
+        ingest.wait(10)
+    return rows
+
+
+def render(rows: list[dict], args: argparse.Namespace) -> str:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    lines = [
+        "## Edge agent",
+        "",
+        "Command: `/work/venv/bin/python benchmarks/agent_bench.py --write` "
+        "(any Python with the project installed; /usr/bin/python3 must have python3-gi).",
+        "",
+        f"Box: {cpu}, {os.cpu_count()} cores shared with other work; "
+        f"Python {platform.python_version()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."
+        f" Streams: H.264 {FPS} fps, GOP {GOP_S:g} s, no B-frames, from GStreamer's RTSP "
+        f"server over TCP on loopback; one sample per keyframe; {args.window:g} s window after "
+        f"{args.warmup:g} s warm-up per client.",
+        "",
+        "CPU per camera-sample (ms) and cameras per core, same streams, same run:",
+        "",
+        "| stream | N | bare PyAV keyframes | bare PyAV every frame | agent end-to-end | "
+        "agent / bare keyframes |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        def cell(k: str, r: dict = r) -> str:
+            return (f"{r[k]['cpu_per_sample_ms']:.2f} ms, "
+                    f"{r[k]['cameras_per_core']:.0f} cams/core")
+        lines.append(f"| {r['resolution']} | {r['cameras']} | {cell('bare-key')} | "
+                     f"{cell('all-frames')} | {cell('agent')} | {r['ratio']:.2f}x |")
+    targets = {"1080p": 60, "704x576": 150}
+    lines += ["", "Targets: agent <= 1.25x bare keyframe decode; >= 60 cameras/core at 1080p, "
+              ">= 150 at 704x576."]
+    for r in rows:
+        t = targets.get(r["resolution"])
+        got = r["agent"]["cameras_per_core"]
+        verdict = "met" if r["ratio"] <= 1.25 and (t is None or got >= t) else "NOT met"
+        lines.append(f"- {r['resolution']}: {r['ratio']:.2f}x, {got:.0f} cameras/core "
+                     f"-> {verdict}")
+    lines += ["", "Raw figures: `benchmarks/data/agent_bench.json` (not committed).", ""]
+    return "\n".join(lines)
+
+
+def write_section(text: str) -> None:
+    path = ROOT / "benchmarks" / "RESULTS.md"
+    old = path.read_text() if path.exists() else ""
+    if "## Edge agent" in old:
+        head, _, rest = old.partition("## Edge agent")
+        nxt = rest.find("\n## ")
+        tail = rest[nxt + 1:] if nxt >= 0 else ""
+        new = head + text + ("\n" + tail if tail else "")
+    else:
+        new = (old.rstrip() + "\n\n" if old.strip() else "") + text
+    path.write_text(new)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "bare":
+        bare_worker(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+        return
+    ap = argparse.ArgumentParser(description="edge agent benchmark")
+    ap.add_argument("--quick", action="store_true", help="fewer cameras, shorter windows")
+    ap.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
+    ap.add_argument("--resolutions", nargs="+", default=list(RESOLUTIONS))
+    ap.add_argument("--window", type=float, default=30.0)
+    ap.add_argument("--warmup", type=float, default=8.0)
+    ap.add_argument("--clip-seconds", type=float, default=8.0)
+    ap.add_argument("--cameras", type=json.loads,
+                    default={"1080p": 16, "720p": 24, "704x576": 32},
+                    help='JSON, e.g. \'{"1080p": 16}\'')
+    args = ap.parse_args()
+    if args.quick:
+        args.window, args.warmup = 10.0, 5.0
+        args.cameras = {k: max(2, v // 4) for k, v in args.cameras.items()}
+    rows = run(args)
+    (ROOT / "benchmarks" / "data").mkdir(parents=True, exist_ok=True)
+    (ROOT / "benchmarks" / "data" / "agent_bench.json").write_text(json.dumps(rows, indent=1))
+    text = render(rows, args)
+    print(text)
+    if args.write:
+        write_section(text)
+
+
+if __name__ == "__main__":
+    main()

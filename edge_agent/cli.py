@@ -1,0 +1,67 @@
+"""Command-line entry for `lenswatch agent`, registered by lenswatch.cli's dispatcher.
+
+Start-up problems (a bad config, an unwritable outbox) exit with code 2 and one readable line
+rather than a traceback, because whoever reads it is usually fixing a compound's config on site.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from edge_agent.config import ConfigError, load_config
+from edge_agent.redact import install_log_redaction
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # lenswatch.cli may have configured the root logger already: the config's level wins.
+    logging.getLogger().setLevel(getattr(logging, level, logging.INFO))
+    # FFmpeg's own log lines go through PyAV's logger; keep them out unless debugging.
+    logging.getLogger("libav").setLevel(logging.ERROR if level != "DEBUG" else logging.DEBUG)
+    # httpx logs every request at INFO: one line per POST and poll is noise, not news.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    install_log_redaction()
+
+
+def run_agent(args: argparse.Namespace) -> int:
+    """Load the config, then run the agent until SIGTERM/SIGINT."""
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        print(f"lenswatch agent: config error: {exc}", file=sys.stderr)
+        return 2
+    _setup_logging(cfg.log_level)
+    from edge_agent.agent import Agent
+
+    try:
+        agent = Agent(cfg)
+    except OSError as exc:
+        print(f"lenswatch agent: cannot open the outbox {cfg.outbox.path}: {exc}",
+              file=sys.stderr)
+        return 2
+    return agent.run()
+
+
+def add_subcommands(subparsers: Any) -> None:
+    """Register `agent` on the lenswatch dispatcher's subparsers."""
+    p = subparsers.add_parser("agent", help="watch a compound's cameras and report their health")
+    p.add_argument("--config", required=True, metavar="PATH",
+                   help="agent YAML config (see config/edge.yaml)")
+    p.set_defaults(func=run_agent)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (`python -m edge_agent agent --config ...`)."""
+    parser = argparse.ArgumentParser(prog="lenswatch")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_subcommands(sub)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
