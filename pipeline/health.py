@@ -63,7 +63,7 @@ class HealthSettings:
     learn_seconds: float = 6.0          # healthy picture needed before judging against it
     learn_min_samples: int = 4
     adapt_seconds: float = 600.0        # baseline time constant once learned
-    miss_tolerance: float = 2.5         # a pending fault survives a gap this long
+    miss_tolerance: float = 4.5         # a pending fault survives one missed 2 s sample
     # blocked: a cell is covered when its texture fell below this fraction of its baseline
     covered_ratio: float = 0.35
     blocked_fraction: float = 0.35
