@@ -12,7 +12,8 @@ detector measurements. OpenCV is pinned to one thread, like the ONNX session, so
 in-process figure is the cost on one core.
 
 What is measured, per frame:
-  decode-key   bare PyAV keyframe-only decode (demux all, decode keyframes, take Y plane)
+  decode-key   bare PyAV keyframe-only decode (benchmarks/bare_decode.py: demux all,
+               decode keyframes, take the Y plane)
   decode-all   PyAV decode of every frame (first GOPs), for reference
   det b1/b16   pipeline.detect.Detector.run at batch 1 and 16 (uint8 -> float feed included)
   monitor b16  pipeline.monitor.Monitor.process at batch 16: thumbnail + detector + health
@@ -33,13 +34,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
+
+from benchmarks.bare_decode import decode_all, decode_keyframes, iter_keyframes
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / "benchmarks" / "data" / "speed"
@@ -111,55 +114,6 @@ def encode_clip(path: Path, res: tuple[int, int], cfg: Config, seed: int = 0) ->
     out.close()
     tmp.replace(path)
     return path
-
-
-# ---- decode --------------------------------------------------------------------------------
-
-def _luma(frame: av.VideoFrame) -> np.ndarray:
-    """The Y plane as a row-strided view: the gray picture, no colour conversion."""
-    plane = frame.planes[0]
-    rows = np.frombuffer(plane, dtype=np.uint8).reshape(frame.height, plane.line_size)
-    return rows[:, : frame.width]
-
-
-def iter_keyframes(path: Path) -> Iterator[np.ndarray]:
-    """Bare keyframe-only decode, as edge_agent.sources does it in keyframe mode: demux every
-    packet, decode only keyframes (draining the decoder when B-frame delay holds one back),
-    one thread per stream."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        ctx = stream.codec_context
-        ctx.thread_type = "NONE"
-        for pkt in container.demux(stream):
-            if pkt.size == 0 or not pkt.is_keyframe:
-                continue
-            frames = ctx.decode(pkt)
-            if not frames:
-                frames = ctx.decode(None)
-                ctx.flush_buffers()
-            for fr in frames:
-                yield _luma(fr)
-
-
-def decode_keyframes(path: Path) -> int:
-    """Decode a file's keyframes and drop them; returns how many."""
-    return sum(1 for _ in iter_keyframes(path))
-
-
-def decode_all(path: Path, max_frames: int) -> int:
-    """Decode every frame (up to max_frames) and take its Y plane; returns how many."""
-    n = 0
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        ctx = stream.codec_context
-        ctx.thread_type = "NONE"
-        for pkt in container.demux(stream):
-            for fr in ctx.decode(pkt):
-                _luma(fr)
-                n += 1
-            if n >= max_frames:
-                return n
-    return n
 
 
 # ---- timing --------------------------------------------------------------------------------
@@ -268,6 +222,7 @@ class Bench:
 
         from benchmarks.plain_features import plain_features
         from pipeline.detect import Detector
+        from pipeline.frames import thumbnail
         from pipeline.monitor import Monitor
 
         self.cfg = cfg
@@ -276,6 +231,7 @@ class Bench:
         self.frames, self.prevs = pairs(mat, cfg.det_frames)
         self.plain = plain_features
         self.check = check
+        self.thumbnail = thumbnail
         # One Monitor per resolution, 16 cameras each, warmed past baseline learning so the
         # rounds time the steady state the agent lives in.
         self.monitors = {r: Monitor(detector=self.det) for r in RESOLUTIONS}
@@ -307,6 +263,11 @@ class Bench:
             self.plain(f, p)
         return len(self.frames)
 
+    def _thumbs(self, res: tuple[int, int]) -> int:
+        for g in self.mat.grays[res]:
+            self.thumbnail(g)
+        return len(self.mat.grays[res])
+
     def _camera_health(self, res: tuple[int, int]) -> int:
         g = self.mat.grays[res]
         for i in range(1, len(g)):
@@ -329,11 +290,15 @@ class Bench:
             path = self.mat.clips[res]
             dec = cpu(lambda path=path: decode_keyframes(path))
             mon = cpu(lambda res=res: self._feed(res, max(1, cfg.det_frames // BATCH)))
+            thumb = cpu(lambda res=res: self._thumbs(res))
             n_all = int(cfg.decode_all_gops * GOP_S * cfg.fps)
             dall = cpu(lambda path=path, n_all=n_all: decode_all(path, n_all))
             s.add(f"dec/{key}", dec)
             s.add(f"decall/{key}", dall)
             s.add(f"mon/{key}", mon)
+            s.add(f"thumb/{key}", thumb)
+            # What is left of the monitor's cost once thumbnail and detector are taken out.
+            s.add(f"health/{key}", mon - thumb - det16)
             s.add(f"det16/dec/{key}", det16 / dec)
             s.add(f"det1/dec/{key}", det1 / dec)
             s.add(f"mon/dec/{key}", mon / dec)
@@ -363,10 +328,10 @@ def analyze_rounds(cfg: Config, mat: Material, s: Samples, bar) -> tuple[int, in
         runs = {
             "analyze": [py, "-m", "lenswatch.cli", "analyze", "--json", "--progress", "off",
                         *files],
-            "bare": [py, "-m", "benchmarks.speed", "--decode-only", *files],
+            "bare": [py, "-m", "benchmarks.bare_decode", *files],
             "analyze-start": [py, "-c", "import lenswatch.cli as c, pipeline.monitor as m; "
                               "c.build_parser(); m.Monitor()"],
-            "bare-start": [py, "-m", "benchmarks.speed", "--decode-only"],
+            "bare-start": [py, "-m", "benchmarks.bare_decode"],
         }
         for _ in range(cfg.analyze_rounds):
             got = {k: run_child(argv) for k, argv in runs.items()}
@@ -458,16 +423,22 @@ def report(cfg: Config, s: Samples, err: dict[str, float], files: int, keyframes
              f"rounds (ratios are taken within a round, then the median); one core (ONNX "
              f"Runtime 1 thread, OpenCV 1 thread, decoder 1 thread).")
     L.append("")
-    L.append("| resolution | keyframe decode ms | decode-all ms/frame | detector b1 ms | "
-             "detector b16 ms | monitor b16 ms | det b16 / decode | det b1 / decode | "
-             "monitor b16 / decode |")
-    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    L.append("| resolution | keyframe decode | decode-all, per frame | detector b1 | "
+             "detector b16 | thumbnail | monitor b16 (thumb + det + health) | "
+             "health (rest) | det b16 / decode | det b1 / decode | monitor b16 / decode |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for res in RESOLUTIONS:
         k = label(res)
         L.append(f"| {k} | {ms(s.med(f'dec/{k}'))} | {ms(s.med(f'decall/{k}'))} | "
-                 f"{ms(s.med('det1'))} | {ms(s.med('det16'))} | {ms(s.med(f'mon/{k}'))} | "
+                 f"{ms(s.med('det1'))} | {ms(s.med('det16'))} | {ms(s.med(f'thumb/{k}'))} | "
+                 f"{ms(s.med(f'mon/{k}'))} | {ms(s.med(f'health/{k}'))} | "
                  f"{s.med(f'det16/dec/{k}'):.1%} | {s.med(f'det1/dec/{k}'):.1%} | "
                  f"{s.med(f'mon/dec/{k}'):.1%} |")
+    L.append("")
+    L.append("Times in ms of process CPU per frame. The detector columns do not depend on the "
+             "resolution (every camera's frame is scaled to the same 320x192 thumbnail first); "
+             "`health (rest)` is monitor - thumbnail - detector b16, i.e. pipeline.health and "
+             "the monitor's bookkeeping.")
     L.append("")
     d1, d16 = s.med("det1"), s.med("det16")
     d1_key = "det16/dec/704x576"
@@ -516,14 +487,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="also write the Markdown report to this file")
     ap.add_argument("--profile", action="store_true",
                     help="add ONNX Runtime's per-node profile (top 10)")
-    ap.add_argument("--decode-only", nargs="*", metavar="FILE",
-                    help=argparse.SUPPRESS)  # the bare-decode child of the analyze comparison
     args = ap.parse_args(argv)
-    if args.decode_only is not None:
-        for f in args.decode_only:
-            decode_keyframes(Path(f))
-        return 0
-
     from tqdm import tqdm
 
     cv2.setNumThreads(1)
