@@ -37,12 +37,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 import cv2
 import numpy as np
 
 from benchmarks.bare_decode import decode_all, decode_keyframes, iter_keyframes
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from pipeline.detect import Detector
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / "benchmarks" / "data" / "speed"
@@ -169,7 +175,7 @@ class Material:
     thumbs: dict[tuple[int, int], list[np.ndarray]]
 
 
-def prepare(cfg: Config, bar) -> Material:
+def prepare(cfg: Config, bar: tqdm) -> Material:
     """Encode (or reuse) the clips and decode their keyframes once."""
     from pipeline.frames import thumbnail
 
@@ -200,7 +206,7 @@ def pairs(mat: Material, n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(fr[:n]), np.stack(pv[:n])
 
 
-def check_plain(det, frames: np.ndarray, prevs: np.ndarray) -> dict[str, float]:
+def check_plain(det: Detector, frames: np.ndarray, prevs: np.ndarray) -> dict[str, float]:
     """Max abs error of the plain NumPy/OpenCV features against the ONNX graph's outputs."""
     from benchmarks.plain_features import plain_features
 
@@ -309,7 +315,7 @@ class Bench:
                 s.add(f"ch/det16/{key}", ch / det16)
 
 
-def analyze_rounds(cfg: Config, mat: Material, s: Samples, bar) -> tuple[int, int]:
+def analyze_rounds(cfg: Config, mat: Material, s: Samples, bar: tqdm) -> tuple[int, int]:
     """`lenswatch analyze` over many files vs the bare keyframe decode of the same files,
     each in one child process, alternated; plus each side's start-up cost alone.
 
@@ -348,7 +354,7 @@ def analyze_rounds(cfg: Config, mat: Material, s: Samples, bar) -> tuple[int, in
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def profile_nodes(det, frames: np.ndarray, prevs: np.ndarray, top: int = 10,
+def profile_nodes(det: Detector, frames: np.ndarray, prevs: np.ndarray, top: int = 10,
                   reps: int = 20) -> list[tuple[str, str, float, float]]:
     """ONNX Runtime's per-node profile at batch 16: (node, op, us per batch, share)."""
     import onnxruntime as ort
