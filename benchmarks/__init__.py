@@ -1,0 +1,1 @@
+"""Runnable benchmarks. Every figure quoted in the project's docs comes from one of these."""
