@@ -77,25 +77,30 @@ def _profile(profiles: np.ndarray) -> np.ndarray:
 
 
 def plain_features(frame: np.ndarray, prev: np.ndarray) -> dict[str, np.ndarray]:
-    """The graph's outputs for one uint8 thumbnail and the camera's previous one.
+    """The graph's outputs for one uint8 thumbnail and the camera's previous half-scale
+    picture (the graph's `half` output of the camera's last sample).
 
     Keys and shapes are those of the ONNX outputs without the batch axis.
     """
-    if frame.shape != (THUMB_H, THUMB_W) or prev.shape != frame.shape:
-        raise ValueError(f"expected {THUMB_H} x {THUMB_W} thumbnails, got {frame.shape}")
+    if frame.shape != (THUMB_H, THUMB_W) or prev.shape != (THUMB_H // 2, THUMB_W // 2):
+        raise ValueError(f"expected a {THUMB_H} x {THUMB_W} thumbnail and a half-scale "
+                         f"previous picture, got {frame.shape} and {prev.shape}")
     f = frame.astype(np.float32)
     half = _half(f)
     quarter = _half(half)
     hh, hw = half.shape
+    change = half - prev.astype(np.float32)
     return {
         "cell_mean": _cells(half),
         "cell_sat": _cells((half > SAT_LEVEL).astype(np.float32)),
         "cell_g1": _grad_cells(f, CELL),
         "cell_g2": _grad_cells(half, CELL // 2),
         "cell_g4": _grad_cells(quarter, CELL // 4),
-        "cell_diff": _cells(cv2.absdiff(f, prev.astype(np.float32))),
+        "cell_diff": _cells(np.abs(change)),
         "spec_fine": _welch(f, FINE, 2),
         "spec_coarse": _welch(half, COARSE, 1),
         "spec_rows": _profile(half.reshape(hh, 4, hw // 4).mean(axis=2).T),
         "spec_cols": _profile(half.reshape(3, hh // 3, hw).mean(axis=1)),
+        "spec_drift": _profile(change.reshape(hh, 4, hw // 4).mean(axis=2).T),
+        "half": half[None],
     }

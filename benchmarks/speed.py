@@ -16,7 +16,7 @@ What is measured, per frame:
                decode keyframes, take the Y plane)
   decode-all   PyAV decode of every frame (first GOPs), for reference
   det b1/b16   pipeline.detect.Detector.run at batch 1 and 16 (uint8 -> float feed included)
-  monitor b16  pipeline.monitor.Monitor.process at batch 16: thumbnail + detector + health
+  monitor b16  pipeline.monitor.Monitor.process at batch 16 on thumbnails: detector + health
   plain        benchmarks/plain_features.py: the same features in per-frame NumPy/OpenCV
   cam-health   camera-health 0.1.0 `check(frame, previous=...)` on the full-size gray frame
 and, in child processes over many files: `lenswatch analyze` vs the bare keyframe decode.
@@ -173,14 +173,31 @@ class Material:
     clips: dict[tuple[int, int], Path]
     grays: dict[tuple[int, int], list[np.ndarray]]
     thumbs: dict[tuple[int, int], list[np.ndarray]]
+    frames: dict[tuple[int, int], list[av.VideoFrame]]
+
+
+def keyframe_pictures(path: Path) -> list[av.VideoFrame]:
+    """The decoded keyframes themselves: the agent scales each straight from the decoder's
+    picture with swscale (edge_agent.sources), so that is what the thumbnail column times."""
+    out = []
+    with av.open(str(path)) as container:
+        ctx = container.streams.video[0].codec_context
+        for pkt in container.demux(video=0):
+            if pkt.size and pkt.is_keyframe:
+                got = ctx.decode(pkt) or ctx.decode(None)
+                if not got:
+                    continue
+                ctx.flush_buffers()
+                out.extend(got)
+    return out
 
 
 def prepare(cfg: Config, bar: tqdm) -> Material:
     """Encode (or reuse) the clips and decode their keyframes once."""
-    from pipeline.frames import thumbnail
+    from edge_agent.sources import thumbnail_from_frame
 
     CACHE.mkdir(parents=True, exist_ok=True)
-    clips, grays, thumbs = {}, {}, {}
+    clips, grays, thumbs, frames = {}, {}, {}, {}
     for res in RESOLUTIONS:
         path = clip_path(res, cfg)
         if not path.is_file():
@@ -188,20 +205,24 @@ def prepare(cfg: Config, bar: tqdm) -> Material:
             encode_clip(path, res, cfg)
         clips[res] = path
         grays[res] = [g.copy() for g in iter_keyframes(path)]
-        thumbs[res] = [thumbnail(g) for g in grays[res]]
+        frames[res] = keyframe_pictures(path)
+        thumbs[res] = [thumbnail_from_frame(f) for f in frames[res]]
         bar.update(1)
-    return Material(clips, grays, thumbs)
+    return Material(clips, grays, thumbs, frames)
 
 
 def pairs(mat: Material, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """n (thumbnail, previous thumbnail of the same clip) pairs, drawn from every clip."""
+    """n (thumbnail, previous half-scale picture of the same clip) pairs, from every clip:
+    the detector takes the camera's previous sample as its own `half` output."""
+    from pipeline.frames import half_scale
+
     fr, pv = [], []
     per = [(mat.thumbs[r][1:], mat.thumbs[r][:-1]) for r in RESOLUTIONS]
     i = 0
     while len(fr) < n:
         for cur, prev in per:
             fr.append(cur[i % len(cur)])
-            pv.append(prev[i % len(prev)])
+            pv.append(half_scale(prev[i % len(prev)]))
         i += 1
     return np.stack(fr[:n]), np.stack(pv[:n])
 
@@ -211,7 +232,7 @@ def check_plain(det: Detector, frames: np.ndarray, prevs: np.ndarray) -> dict[st
     from benchmarks.plain_features import plain_features
 
     outs = det.session.run(None, {"frame": frames.astype(np.float32)[:, None],
-                                  "prev": prevs.astype(np.float32)[:, None]})
+                                  "prev": prevs.astype(np.float32)[:, None]})  # N x 1 x 96 x 160
     err: dict[str, float] = {}
     for i in range(len(frames)):
         p = plain_features(frames[i], prevs[i])
@@ -227,8 +248,8 @@ class Bench:
         from camera_health import check
 
         from benchmarks.plain_features import plain_features
+        from edge_agent.sources import thumbnail_from_frame as thumbnail
         from pipeline.detect import Detector
-        from pipeline.frames import thumbnail
         from pipeline.monitor import Monitor
 
         self.cfg = cfg
@@ -248,7 +269,7 @@ class Bench:
     def _feed(self, res: tuple[int, int], batches: int) -> int:
         from pipeline.monitor import Sample
 
-        grays = self.mat.grays[res]
+        grays = self.mat.thumbs[res]  # the agent feeds the monitor thumbnails
         n = 0
         for _ in range(batches):
             self.t[res] += 1.0
@@ -270,9 +291,9 @@ class Bench:
         return len(self.frames)
 
     def _thumbs(self, res: tuple[int, int]) -> int:
-        for g in self.mat.grays[res]:
-            self.thumbnail(g)
-        return len(self.mat.grays[res])
+        for f in self.mat.frames[res]:
+            self.thumbnail(f)
+        return len(self.mat.frames[res])
 
     def _camera_health(self, res: tuple[int, int]) -> int:
         g = self.mat.grays[res]

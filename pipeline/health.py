@@ -247,11 +247,15 @@ class CameraHealth:
         """Faults currently raised on this camera."""
         return [f for f, tr in self.tracks.items() if tr.active]
 
-    def update(self, t: float, f: Features, thumb: np.ndarray | None = None) -> list[StateChange]:
-        """Judge one sample at time `t` (seconds); return the faults raised or cleared now."""
+    def update(self, t: float, f: Features, thumb: np.ndarray | None = None,
+               fresh: bool = False) -> list[StateChange]:
+        """Judge one sample at time `t` (seconds); return the faults raised or cleared now.
+
+        `fresh` says the sample has no previous picture (first, or after a reconnect): its
+        change since the last sample means nothing."""
         if self._t_first is None:
             self._t_first = t
-        first_sample = self._t_last is None
+        first_sample = fresh or self._t_last is None
         self._t_last = t
         verdicts = self.judge(f, first_sample)
         changes = self._hysteresis(t, verdicts, thumb)
