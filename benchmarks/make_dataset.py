@@ -408,6 +408,7 @@ def render_clip(spec: ClipSpec, out_dir: Path, preset: str) -> dict[str, Any]:
     rng = np.random.default_rng(spec.seed)
     n_frames = int(round(DURATION_S * FPS))
     scene, sigma, drift, info = _scene(spec, w, h, rng, n_frames)
+    info.update(noise_sigma=round(sigma, 2), illumination_drift=round(drift, 3))
     if spec.fault is not None:
         optical, electrical = _fault_effects(spec, w, h, rng, info)
     else:
@@ -427,10 +428,13 @@ def render_clip(spec: ClipSpec, out_dir: Path, preset: str) -> dict[str, Any]:
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.codec_context.time_base = Fraction(1, FPS)
         # Fixed GOP and no B-frames, as IP cameras stream; one thread for fair CPU use.
+        # Deblocking and adaptive quantisation back on (ultrafast drops them; camera encoders
+        # keep them): without AQ, x264 quantises the sensor noise of a still scene away and
+        # a live static camera would decode as bit-identical frames, i.e. look frozen.
         stream.options = {
             "crf": str(spec.crf), "preset": preset,
             "x264-params": (f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=0:threads=1"
-                            ":deblock=0,0"),
+                            ":deblock=0,0:aq-mode=1"),
         }
         for i in range(n_frames):
             t = i / FPS
