@@ -314,7 +314,8 @@ def _fault_effects(spec: ClipSpec, w: int, h: int, rng: np.random.Generator,
         coverage = 1.0 if spec.kind == "lens_cap" else _u(rng, *cov)
         ae = _u(rng, 0.0, 1.5)
         direction = R.edge_direction(rng)
-        info.update(coverage=round(coverage, 2), auto_gain=round(ae, 2))
+        info.update(coverage=round(coverage, 2), auto_gain=round(ae, 2),
+                    from_direction=[round(direction[0], 2), round(direction[1], 2)])
         if spec.kind == "leaves":
             arrive = _u(rng, 1.0, 5.0) if rng.random() < 0.7 else 0.3
             optical.append(R.Leaves(w, h, t0, arrive, _u(rng, 2.5, 5.0), rng, coverage, ae,
@@ -331,8 +332,11 @@ def _fault_effects(spec: ClipSpec, w: int, h: int, rng: np.random.Generator,
         elif spec.kind == "spray_paint":
             opacity = _u(rng, *[(0.5, 0.62), (0.7, 0.8), (0.88, 0.97)][si])
             coverage = _u(rng, 0.7, 1.0)
-            info.update(coverage=round(coverage, 2), opacity=round(opacity, 2))
-            optical.append(R.SprayPaint(w, h, t0, rng, opacity, coverage, _u(rng, 2.0, 5.0)))
+            spray = R.SprayPaint(w, h, t0, rng, opacity, coverage, _u(rng, 2.0, 5.0),
+                                 allow_light=s != "faint")
+            info.update(coverage=round(coverage, 2), opacity=round(opacity, 2),
+                        color=spray.color_name)
+            optical.append(spray)
     elif spec.fault == "blur":
         if spec.kind.startswith("defocus"):
             r = _u(rng, *[(2.5, 3.5), (4.5, 6.5), (9.0, 14.0)][si]) * k
@@ -352,7 +356,7 @@ def _fault_effects(spec: ClipSpec, w: int, h: int, rng: np.random.Generator,
     elif spec.fault == "ripple":
         amp = _u(rng, *[(4.0, 6.0), (10.0, 16.0), (20.0, 40.0)][si])
         rip = R.Ripple(w, h, t0, rng, spec.kind, amp)
-        info.update(amplitude=round(amp, 1))
+        info.update(amplitude=round(amp, 1), **rip.describe())
         electrical.append(rip)
     return optical, electrical
 

@@ -605,8 +605,13 @@ class SprayPaint:
     Paint also scatters light, so what still shows through is blurred.
     """
 
+    #: Paint colours (BGR). Faint coats use only the saturated/dark ones: a thin silver or white
+    #: coat is optically a fogged lens, and would make the blocked/blur label a coin toss.
+    COLORS = {"black": [20, 20, 20], "red": [30, 30, 200], "blue": [180, 60, 30],
+              "green": [60, 160, 60], "white": [235, 235, 235], "silver": [190, 190, 195]}
+
     def __init__(self, w: int, h: int, onset: float, rng: np.random.Generator, opacity: float,
-                 coverage: float, build_s: float):
+                 coverage: float, build_s: float, allow_light: bool = True):
         self.onset, self.build_s, self.opacity = onset, build_s, opacity
         lw, lh = LOWRES_W, max(8, int(round(LOWRES_W * h / w)))
         blot = value_noise(lw, lh, rng, 5)
@@ -616,8 +621,9 @@ class SprayPaint:
         a = np.clip((field - thr) / 0.08 + 0.5, 0, 1) * (0.8 + 0.2 * spots)
         a = cv2.GaussianBlur(a, (0, 0), 2.0)
         self.alpha = cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR)
-        color = rng.choice([[20, 20, 20], [30, 30, 200], [180, 60, 30], [235, 235, 235],
-                            [60, 160, 60], [190, 190, 195]])
+        names = [n for n in self.COLORS if allow_light or n not in ("white", "silver")]
+        self.color_name = str(rng.choice(names))
+        color = self.COLORS[self.color_name]
         self.color = np.ones((h, w, 3), np.float32) * np.array(color, np.float32)
         self.scatter = float(rng.uniform(2.0, 5.0)) * w / 704
 
@@ -754,6 +760,16 @@ class Ripple:
         self._cache: np.ndarray | None = None
         self.mod_f = float(rng.uniform(0.05, 0.3))
         self.ys = np.arange(h, dtype=np.float32)
+
+    def describe(self) -> dict[str, object]:
+        """Geometry for the label's details (periods in output pixels, angles in degrees)."""
+        if self.kind == "rolling_bars":
+            return {"period_px": round(self.bar_period, 1),
+                    "drift_px_s": round(self.bar_speed, 1)}
+        return {"gratings": [
+            {"period_px": round(1.0 / math.hypot(kx, ky), 2),
+             "angle_deg": round(math.degrees(math.atan2(ky, kx)), 1),
+             "drift_cycles_s": round(sp, 2)} for kx, ky, sp, _ in self.gratings]}
 
     def pattern(self, t: float) -> np.ndarray:
         """The additive pattern at time t, (h, w) or (h, 1) for horizontal bars."""
