@@ -96,10 +96,15 @@ def parse_events(lines: list[str]) -> tuple[list[dict[str, Any]], int]:
         except json.JSONDecodeError:
             junk += 1
             continue
-        if isinstance(obj, dict) and {"camera", "fault", "state", "t"} <= obj.keys():
-            events.append(obj)
-        else:
+        if not (isinstance(obj, dict) and {"camera", "fault", "state", "t"} <= obj.keys()):
             junk += 1
+            continue
+        try:
+            obj["t"] = float(obj["t"])  # analyze reports seconds from the start of the file
+        except (TypeError, ValueError):
+            junk += 1
+            continue
+        events.append(obj)
     return events, junk
 
 
