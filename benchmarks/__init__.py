@@ -1,1 +1,1 @@
-"""Runnable benchmarks. Every figure quoted in the project's docs comes from one of these."""
+"""Runnable benchmarks; figures and the commands behind them are in RESULTS.md."""
