@@ -122,7 +122,8 @@ def run_analyze(cmd: str, files: list[str], timeout: float | None
         proc = subprocess.run(argv, stdout=subprocess.PIPE, text=True, timeout=timeout,
                               check=False)
     except FileNotFoundError as exc:
-        raise SystemExit(f"cannot run {argv[0]!r}: {exc}") from exc
+        print(f"error: cannot run {argv[0]!r}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
         print(f"error: analyze timed out after {timeout} s", file=sys.stderr)

@@ -66,14 +66,24 @@ def test_mistakes_are_counted_in_the_right_column(tmp_path: Path, capsys) -> Non
     assert "`neg_alert.mp4` (k): blocked@30.0s" in out
 
 
-def test_missing_command_is_an_error(tmp_path: Path) -> None:
+def test_missing_command_is_an_error(tmp_path: Path, capsys) -> None:
     data = _dataset(tmp_path)
     try:
         accuracy.main(["--data", str(data), "--analyze-cmd", "/nonexistent/analyze"])
     except SystemExit as exc:
-        assert "cannot run" in str(exc)
+        assert exc.code == 2
+        assert "cannot run" in capsys.readouterr().err
     else:
         raise AssertionError("expected SystemExit")
+
+
+def test_failing_analyze_exits_2_but_still_reports(tmp_path: Path, capsys) -> None:
+    data = _dataset(tmp_path)
+    rc = accuracy.main(["--data", str(data), "--analyze-cmd",
+                        f"{sys.executable} -c 'import sys; sys.exit(3)'"])
+    out = capsys.readouterr().out
+    assert rc == 2
+    assert "analyze exited with 3" in out and "| blocked | 2 | 0 | 0% |" in out
 
 
 def test_saved_events_rescore_without_running(tmp_path: Path, capsys) -> None:
