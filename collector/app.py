@@ -31,7 +31,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
-from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.concurrency import run_in_threadpool
 
 from collector import tickets as tk
 from collector.auth import PERMISSIONS, Principal, lookup
@@ -79,38 +79,65 @@ def _roles_with(permission: str) -> str:
 
 
 class _Auth:
-    """Resolves the caller from a bearer header (API) or the session cookie (pages)."""
+    """Resolves the caller from a bearer header (API) or the session cookie (pages).
 
-    def __init__(self, store: Store) -> None:
+    Successful lookups are cached for `cache_seconds` (default 2 s) so the 636 agents' posts do
+    not each cost a database round trip; a revoked token therefore stops working within that
+    time on every replica. Failed lookups are never cached, so a new token works at once.
+    """
+
+    def __init__(self, store: Store, cache_seconds: float) -> None:
         self.store = store
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[Principal, float]] = {}
+
+    @staticmethod
+    def _token(request: Request, creds: HTTPAuthorizationCredentials | None) -> str | None:
+        if creds is not None:
+            return creds.credentials.strip()
+        if request.headers.get("authorization"):
+            raise _problem(401, "Authorization header must be 'Bearer <token>'",
+                           {"WWW-Authenticate": "Bearer"})
+        tok = request.cookies.get(COOKIE)
+        return tok.strip() if tok is not None else None
+
+    def _cached(self, token: str) -> Principal | None:
+        hit = self._cache.get(token)
+        if hit is not None and hit[1] > time.monotonic():
+            return hit[0]
+        return None
+
+    def _lookup(self, token: str) -> Principal:
+        with self.store.reading() as conn:
+            p = lookup(conn, token)
+        if p is None:
+            self._cache.pop(token, None)
+            raise _problem(401, "token not recognised or revoked; ask an admin for a new one "
+                           "(lenswatch token create)", {"WWW-Authenticate": "Bearer"})
+        if self.cache_seconds > 0:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[token] = (p, time.monotonic() + self.cache_seconds)
+        return p
 
     def principal(self, request: Request, creds: HTTPAuthorizationCredentials | None
                   ) -> Principal | None:
-        token: str | None = None
-        if creds is not None:
-            token = creds.credentials
-        elif request.headers.get("authorization"):
-            raise _problem(401, "Authorization header must be 'Bearer <token>'",
-                           {"WWW-Authenticate": "Bearer"})
-        else:
-            token = request.cookies.get(COOKIE)
+        """Synchronous variant for pages and handlers already in a worker thread."""
+        token = self._token(request, creds)
         if token is None:
             return None
-        with self.store.reading() as conn:
-            p = lookup(conn, token.strip())
-        if p is None:
-            raise _problem(401, "token not recognised or revoked; ask an admin for a new one "
-                           "(lenswatch token create)", {"WWW-Authenticate": "Bearer"})
-        return p
+        return self._cached(token) or self._lookup(token)
 
-    def require(self, permission: str) -> Callable[..., Principal]:
-        def dep(request: Request,
-                creds: HTTPAuthorizationCredentials | None = Security(bearer)) -> Principal:
-            p = self.principal(request, creds)
-            if p is None:
+    def require(self, permission: str) -> Callable[..., Any]:
+        async def dep(request: Request,
+                      creds: HTTPAuthorizationCredentials | None = Security(bearer)
+                      ) -> Principal:
+            token = self._token(request, creds)
+            if token is None:
                 raise _problem(401, "missing token: send 'Authorization: Bearer <token>' "
                                "(create one with `lenswatch token create`)",
                                {"WWW-Authenticate": "Bearer"})
+            p = self._cached(token) or await run_in_threadpool(self._lookup, token)
             if not p.can(permission):
                 raise _problem(403, f"role '{p.role}' may not do this; it needs a token with "
                                f"role {_roles_with(permission)}")
@@ -119,29 +146,50 @@ class _Auth:
         return dep
 
 
-class _SecurityHeaders(BaseHTTPMiddleware):
+class _Guard:
+    """Pure ASGI middleware: refuse oversized bodies early, add security headers to pages.
+
+    (Starlette's BaseHTTPMiddleware would wrap every ingest request in extra tasks and queues;
+    this stays on the hot path of 636 agents, so it is kept minimal.)
+    """
+
     def __init__(self, app: Any, max_body: int) -> None:
-        super().__init__(app)
+        self.app = app
         self.max_body = max_body
 
-    async def dispatch(self, request: Request, call_next: Callable) -> Response:
-        cl = request.headers.get("content-length")
-        if cl is not None:
-            try:
-                too_big = int(cl) > self.max_body
-            except ValueError:
-                return JSONResponse({"detail": "Content-Length is not a number"}, 400)
-            if too_big:
-                return JSONResponse(
-                    {"detail": f"request body over {self.max_body} bytes; send smaller "
-                               "batches"}, 413)
-        resp = await call_next(request)
-        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers.setdefault("Referrer-Policy", "no-referrer")
-        if resp.headers.get("content-type", "").startswith("text/html"):
-            resp.headers["Content-Security-Policy"] = CSP
-            resp.headers["Cache-Control"] = "no-store"
-        return resp
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.max_body
+                except ValueError:
+                    await JSONResponse({"detail": "Content-Length is not a number"}, 400)(
+                        scope, receive, send)
+                    return
+                if too_big:
+                    await JSONResponse(
+                        {"detail": f"request body over {self.max_body} bytes; send smaller "
+                                   "batches"}, 413)(scope, receive, send)
+                    return
+
+        async def send_wrapper(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                extra = [(b"x-content-type-options", b"nosniff"),
+                         (b"referrer-policy", b"no-referrer")]
+                ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                if ctype.startswith(b"text/html"):
+                    extra += [(b"content-security-policy", CSP.encode()),
+                              (b"cache-control", b"no-store")]
+                headers += [(k, v) for k, v in extra if k not in names]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
 
 
 def create_app(cfg: CollectorConfig, *, store: Store | None = None,
@@ -152,7 +200,7 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
     store = store or open_store(cfg.db)
     if run_migrations:
         migrate(store)
-    auth = _Auth(store)
+    auth = _Auth(store, cfg.auth_cache_seconds)
     metrics = Metrics(store, cfg.agent_silent_after_seconds)
     hub = StreamHub(store, cfg.stream_poll_seconds)
     state: dict[str, Any] = {}
@@ -226,7 +274,7 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
     app.state.metrics = metrics
     app.state.hub = hub
     app.state.sweep_once = sweep_once
-    app.add_middleware(_SecurityHeaders, max_body=cfg.limits.max_body_bytes)
+    app.add_middleware(_Guard, max_body=cfg.limits.max_body_bytes)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(RequestValidationError)
