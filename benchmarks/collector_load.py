@@ -253,7 +253,7 @@ def raw_insert_rate(url: str, rows: list[dict], batch: int) -> float:
     return len(rows) / dt
 
 
-def start_collector(db: str, tmp: Path) -> tuple[subprocess.Popen, int]:
+def start_collector(db: str, tmp: Path, workers: int = 1) -> tuple[subprocess.Popen, int]:
     import socket
 
     with socket.socket() as s:
@@ -262,7 +262,7 @@ def start_collector(db: str, tmp: Path) -> tuple[subprocess.Popen, int]:
     log = (tmp / "collector.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "collector", "collector", "--port", str(port), "--db", db,
-         "--log-level", "warning"],
+         "--log-level", "warning", "--workers", str(workers)],
         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=log,
         stderr=subprocess.STDOUT)
     import httpx
@@ -303,7 +303,7 @@ def run_db(kind: str, args: argparse.Namespace) -> dict:
                 rows.append({"token_hash": hash_token(t), "subject": f"c{i:04d}",
                              "role": "agent", "created_at": time.time()})
             conn.execute(insert(tokens), rows)
-        proc, port = start_collector(url, tmp)
+        proc, port = start_collector(url, tmp, args.pg_workers if kind == "postgresql" else 1)
         try:
             agents = [Agent(i, tok[i], args.cameras) for i in range(args.agents)]
 
@@ -341,7 +341,9 @@ def run_db(kind: str, args: argparse.Namespace) -> dict:
                      "severity": "major", "evidence": '{"score":0.5}', "snapshot": None}
                     for _ in range(n_raw)]
         raw = raw_insert_rate(raw_url, raw_rows, args.batch)
-        return {"db": kind, "phases": phases, "exactly_once": exactly_once,
+        label = kind if kind == "sqlite" or args.pg_workers == 1 else (
+            f"{kind} x{args.pg_workers}")
+        return {"db": label, "phases": phases, "exactly_once": exactly_once,
                 "sent": len(sent), "stored": stored, "raw": raw}
     finally:
         if schema:
@@ -375,6 +377,8 @@ def main() -> int:
     ap.add_argument("--retry-fraction", type=float, default=0.05)
     ap.add_argument("--storm-compounds", type=int, default=50)
     ap.add_argument("--seed", type=int, default=636)
+    ap.add_argument("--pg-workers", type=int, default=1,
+                    help="collector processes for PostgreSQL (uvicorn workers)")
     args = ap.parse_args()
     random.seed(args.seed)
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]

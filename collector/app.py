@@ -871,3 +871,19 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
         return RedirectResponse("/dashboard", status_code=303)
 
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """App factory for uvicorn's multi-process mode (`lenswatch collector --workers N`).
+
+    Each worker process reads the same settings from the environment the parent prepared;
+    the parent has already migrated the database.
+    """
+    import os
+
+    from collector.config import load_config
+
+    cfg = load_config(os.environ.get("LENSWATCH_COLLECTOR_CONFIG") or None,
+                      db=os.environ["LENSWATCH_DB"])
+    return create_app(cfg, run_migrations=False)
+
