@@ -127,7 +127,11 @@ def run_collector(args: argparse.Namespace) -> int:
         check_connection(store)
         if store.dialect == "sqlite" and args.workers != 1:
             return _fail("SQLite supports one collector process; use PostgreSQL for more")
-        app = create_app(cfg, store=store)
+        if args.workers > 1:
+            migrate(store)  # once, before the workers start
+            app = None
+        else:
+            app = create_app(cfg, store=store)
     except (ConfigError, StoreError) as exc:
         return _fail(str(exc))
     if bool(args.ssl_certfile) != bool(args.ssl_keyfile):
@@ -141,8 +145,18 @@ def run_collector(args: argparse.Namespace) -> int:
             ssl_kw["ssl_ca_certs"] = args.ssl_ca_certs
         if args.ssl_cert_reqs is not None:
             ssl_kw["ssl_cert_reqs"] = args.ssl_cert_reqs
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
-                timeout_graceful_shutdown=3, proxy_headers=False, **ssl_kw)
+    common = {"host": args.host, "port": args.port, "log_level": args.log_level,
+              "timeout_graceful_shutdown": 3, "proxy_headers": False, **ssl_kw}
+    if args.workers > 1:
+        # Separate processes over one PostgreSQL behave as replicas (docs/collector.md).
+        os.environ["LENSWATCH_DB"] = cfg.db
+        if args.config:
+            os.environ["LENSWATCH_COLLECTOR_CONFIG"] = os.path.abspath(args.config)
+        store.dispose()
+        uvicorn.run("collector.app:create_app_from_env", factory=True, workers=args.workers,
+                    **common)
+        return 0
+    uvicorn.run(app, **common)
     return 0
 
 

@@ -79,6 +79,10 @@ class CollectorConfig(_Strict):
     stream_poll_seconds: float = Field(0.3, gt=0)
     webhook_poll_seconds: float = Field(1.0, gt=0)
     heartbeat_retention_days: float = Field(7.0, gt=0)
+    auth_cache_seconds: float = Field(
+        2.0, ge=0, le=60, description="how long a verified token is trusted without a DB"
+        " lookup; also the longest a revoked token keeps working (0 = look up every time)"
+    )
     secure_cookies: bool = False
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     tickets: TicketConfig = Field(default_factory=TicketConfig)

@@ -87,6 +87,6 @@ class Metrics:
         )
         self.registry.register(_DbGauges(store, silent_after))
 
-    def count_event(self, kind: str, fault: str | None, outcome: str) -> None:
+    def count_event(self, kind: str, fault: str | None, outcome: str, n: int = 1) -> None:
         label = fault if fault in FAULTS else ("none" if fault is None else "invalid")
-        self.events.labels(kind, label, outcome).inc()
+        self.events.labels(kind, label, outcome).inc(n)

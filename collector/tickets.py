@@ -120,6 +120,15 @@ def sweep(conn: Connection, dialect: str, cfg: CollectorConfig,
     counts = {"opened": 0, "attached": 0, "recovered": 0, "reopened": 0, "closed": 0}
     cutoff = now - cfg.tickets.open_after_seconds
     # 1. Raised long enough (counted from the later of raise and last ticket close).
+    # Faults already on a not-closed ticket and not cleared there need nothing.
+    on_ticket = (
+        select(ticket_faults.c.fault)
+        .join(tickets, tickets.c.id == ticket_faults.c.ticket_id)
+        .where(tickets.c.camera == camera_faults.c.camera,
+               tickets.c.status != "closed",
+               ticket_faults.c.fault == camera_faults.c.fault,
+               ticket_faults.c.cleared_at.is_(None))
+    )
     due = conn.execute(
         select(camera_faults.c.camera, camera_faults.c.fault, camera_faults.c.since,
                camera_faults.c.severity, cameras.c.compound)
@@ -129,6 +138,7 @@ def sweep(conn: Connection, dialect: str, cfg: CollectorConfig,
             camera_faults.c.since <= cutoff,
             or_(cameras.c.last_ticket_closed_at.is_(None),
                 cameras.c.last_ticket_closed_at <= cutoff),
+            ~on_ticket.exists(),
         )
     ).all()
     by_cam: dict[str, list[Any]] = defaultdict(list)

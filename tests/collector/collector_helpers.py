@@ -71,10 +71,9 @@ class Server:
                 self.proc.wait()
 
 
-def start_server(db: str, tmp: Path, config: str | None = None, *,
-                 extra: list[str] | None = None, scheme: str = "http",
-                 verify: Any = False) -> Server:
-    """Run `python -m collector collector` as a real uvicorn process and wait for it."""
+def launch_server(db: str, tmp: Path, config: str | None = None, *,
+                  extra: list[str] | None = None, scheme: str = "http") -> Server:
+    """Start `python -m collector collector` as a real uvicorn process (not yet ready)."""
     port = free_port()
     cfg_path = tmp / f"collector-{port}.yaml"
     cfg_path.write_text(config or "")
@@ -85,19 +84,29 @@ def start_server(db: str, tmp: Path, config: str | None = None, *,
            "warning", *(extra or [])]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log.open("wb"),
                             stderr=subprocess.STDOUT)
-    base = f"{scheme}://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    return Server(proc, f"{scheme}://127.0.0.1:{port}", log)
+
+
+def wait_ready(srv: Server, verify: Any = False) -> Server:
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"collector exited: {log.read_text()[-2000:]}")
+        if srv.proc.poll() is not None:
+            raise RuntimeError(f"collector exited: {srv.log.read_text()[-2000:]}")
         try:
-            if httpx.get(base + "/healthz", timeout=1, verify=verify).status_code == 200:
-                return Server(proc, base, log)
+            if httpx.get(srv.base + "/healthz", timeout=1, verify=verify).status_code == 200:
+                return srv
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"collector did not start: {log.read_text()[-2000:]}")
+    srv.proc.kill()
+    raise RuntimeError(f"collector did not start: {srv.log.read_text()[-2000:]}")
+
+
+def start_server(db: str, tmp: Path, config: str | None = None, *,
+                 extra: list[str] | None = None, scheme: str = "http",
+                 verify: Any = False) -> Server:
+    """Run a real collector process and wait until it answers."""
+    return wait_ready(launch_server(db, tmp, config, extra=extra, scheme=scheme), verify)
 
 
 def iso(ts: float) -> str:

@@ -151,7 +151,8 @@ def test_oversized_batches_get_413(make_env):
     assert count_events(env) == 0
 
 
-def test_missing_wrong_and_revoked_tokens(env):
+def test_missing_wrong_and_revoked_tokens(make_env):
+    env = make_env(auth_cache_seconds=0.5)
     ev = state_change()
     r = env.client.post("/v1/events", json={"agent": "c0417", "events": [ev]})
     assert r.status_code == 401 and "missing token" in r.json()["detail"]
@@ -167,6 +168,7 @@ def test_missing_wrong_and_revoked_tokens(env):
     assert r.status_code == 403 and "belongs to agent 'c0417'" in r.json()["detail"]
     with env.store.writing() as conn:
         assert revoke_token(conn, 1)  # the agent token is created first
+    time.sleep(0.6)  # revocation is honoured within auth_cache_seconds on every replica
     r = env.post([ev])
     assert r.status_code == 401
     assert count_events(env) == 0
@@ -234,3 +236,21 @@ def test_openapi_is_published(env):
     batch = spec["components"]["schemas"]["EventBatch"]
     assert batch["properties"]["events"]["maxItems"] == 1000
     assert "signal_loss" in str(spec["components"]["schemas"]["StateChangeEvent"])
+
+
+def test_group_commit_credits_a_shared_event_to_the_first_batch(env):
+    """Two agents' batches committed together, both carrying one id (a retried event)."""
+    from collector.config import LimitsConfig
+    from collector.ingest import store_group
+    from collector.validate import validate_event
+
+    now = time.time()
+    a, b = state_change(), state_change(camera="c0417/cam04")
+    items1 = [validate_event(a, "c0417", now, LimitsConfig())]
+    items2 = [validate_event(x, "c0417", now, LimitsConfig()) for x in (b, a)]
+    with env.store.writing() as conn:
+        r1, r2 = store_group(conn, env.store.dialect, [("c0417", items1), ("c0417", items2)],
+                             now)
+    assert r1.accepted == [a["event_id"]] and r1.duplicates == []
+    assert r2.accepted == [b["event_id"]] and r2.duplicates == [a["event_id"]]
+    assert count_events(env) == 2

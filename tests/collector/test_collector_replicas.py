@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-from collector_helpers import make_tokens, start_server, state_change
+from collector_helpers import launch_server, make_tokens, state_change, wait_ready
 from conftest import _truncate_pg
 from sqlalchemy import func, select
 
@@ -92,8 +92,10 @@ def test_two_collectors_one_postgresql(pg_url, tmp_path):
         "tickets: {open_after_seconds: 0, auto_close_after_seconds: null}\n"
         f"webhooks: [{{url: '{rcv.url}', secret: '{SECRET}', events: [opened]}}]\n"
     )
-    a = start_server(pg_url, tmp_path, cfg)
-    b = start_server(pg_url, tmp_path, cfg)
+    a = launch_server(pg_url, tmp_path, cfg)  # both start (and migrate) at the same time
+    b = launch_server(pg_url, tmp_path, cfg)
+    wait_ready(a)
+    wait_ready(b)
     stop = threading.Event()
     try:
         seen = {a.base: [], b.base: []}
@@ -144,7 +146,7 @@ def test_two_collectors_one_postgresql(pg_url, tmp_path):
             if n >= 32 and len(rcv.got) >= 32:
                 break
             time.sleep(0.2)
-        time.sleep(1.0)  # let any (wrong) second ticket or duplicate delivery show up
+        time.sleep(0.5)  # let any (wrong) second ticket or duplicate delivery show up
         with store.reading() as conn:
             per_cam = conn.execute(
                 select(tickets.c.camera, func.count()).group_by(tickets.c.camera)).all()
