@@ -9,6 +9,7 @@ cameras do.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Iterator
@@ -17,13 +18,15 @@ from typing import Any, TextIO
 
 import av
 
+from edge_agent.config import CameraConfig
 from edge_agent.sources import Frame, SourceError, is_network, mask_url, open_source
 from pipeline.events import PICTURE_FAULTS, StateChange
 from pipeline.health import HealthSettings
 from pipeline.monitor import Monitor, Sample
 
-#: The agent's defaults (edge_agent config uses the same values).
-DEFAULT_SAMPLE_INTERVAL = 1.0
+#: The agent's own default, taken from its config so the two can never drift apart.
+DEFAULT_SAMPLE_INTERVAL: float = next(
+    f.default for f in dataclasses.fields(CameraConfig) if f.name == "sample_interval")
 DEFAULT_BATCH = 16
 
 

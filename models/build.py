@@ -188,11 +188,15 @@ def build() -> onnx.ModelProto:
     _grad_cells(g, quarter, h // 4, w // 4, CELL // 4, "cell_g4")
     # Frame difference at full scale: live sensor noise is what tells a still scene from a
     # frozen picture, and averaging first would wash it out.
-    _cells(g, g.op("Abs", [g.op("Sub", [frame, prev])]), CELL, "cell_diff")
+    change = g.op("Sub", [frame, prev])
+    _cells(g, g.op("Abs", [change]), CELL, "cell_diff")
     _welch(g, frame, h, w, FINE, 2, "fine")
     _welch(g, half, h // 2, w // 2, COARSE, 1, "coarse")
     _profile_spectrum(g, half, h // 2, w // 2, True, 4, "rows")
     _profile_spectrum(g, half, h // 2, w // 2, False, 3, "cols")
+    # Rolling bars drift: the change since the last sample holds them without the scene,
+    # which is what makes faint ones visible (a still scene cancels, a passer-by is local).
+    _profile_spectrum(g, change, h, w, True, 4, "drift")
 
     cells = GRID_H * GRID_W
     outputs = [
@@ -205,6 +209,7 @@ def build() -> onnx.ModelProto:
                                       ["N", COARSE // 2 + 1, COARSE // 2 + 1]),
         helper.make_tensor_value_info("spec_rows", TensorProto.FLOAT, ["N", h // 4 + 1]),
         helper.make_tensor_value_info("spec_cols", TensorProto.FLOAT, ["N", w // 4 + 1]),
+        helper.make_tensor_value_info("spec_drift", TensorProto.FLOAT, ["N", h // 2 + 1]),
     ]
     inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", 1, h, w])
               for n in (frame, prev)]

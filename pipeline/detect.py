@@ -33,12 +33,13 @@ class Features:
     spec_coarse: np.ndarray  # log amplitude, 32-px Welch patches at half scale (u, v)
     spec_rows: np.ndarray    # log amplitude of the row-mean profile
     spec_cols: np.ndarray    # log amplitude of the column-mean profile
+    spec_drift: np.ndarray   # log amplitude of the row profile of the change since last sample
 
 
 _FIELDS = {
     "cell_mean": "mean", "cell_sat": "sat", "cell_g1": "g1", "cell_g2": "g2", "cell_g4": "g4",
     "cell_diff": "diff", "spec_fine": "spec_fine", "spec_coarse": "spec_coarse",
-    "spec_rows": "spec_rows", "spec_cols": "spec_cols",
+    "spec_rows": "spec_rows", "spec_cols": "spec_cols", "spec_drift": "spec_drift",
 }
 
 

@@ -28,6 +28,10 @@ from pipeline.frames import GRID_H, GRID_W, snapshot_jpeg
 
 CELLS = GRID_H * GRID_W
 _EPS = 1e-6
+#: How much a ripple's bin may sit below a clear peak of the current spectrum: faint long bars
+#: ride on the scene's steep low-frequency slope and barely top their neighbours.
+PEAK_SLACK = 0.4
+SPECTRA = ("spec_fine", "spec_coarse", "spec_rows", "spec_cols", "spec_drift")
 
 
 @dataclass(slots=True)
@@ -59,7 +63,7 @@ class HealthSettings:
     learn_seconds: float = 6.0          # healthy picture needed before judging against it
     learn_min_samples: int = 4
     adapt_seconds: float = 600.0        # baseline time constant once learned
-    miss_tolerance: float = 2.5         # a pending fault survives a gap this long
+    miss_tolerance: float = 4.5         # a pending fault survives one missed 2 s sample
     # blocked: a cell is covered when its texture fell below this fraction of its baseline
     covered_ratio: float = 0.35
     blocked_fraction: float = 0.35
@@ -131,7 +135,7 @@ class _Baseline:
             self.mean = np.median([x.mean for x in s], axis=0)
             self.sharp = float(np.median([_sharpness(x, self.tex, settings) for x in s]))
             self.spec = {k: np.median([getattr(x, k) for x in s], axis=0)
-                         for k in ("spec_fine", "spec_coarse", "spec_rows", "spec_cols")}
+                         for k in SPECTRA}
             # The first sample's difference is against itself; leave it out.
             self.change = float(np.median([x.diff.max() for x in s[1:]]))
             self.samples = []
@@ -170,15 +174,22 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / den) if den > 1e-3 else 0.0
 
 
-def _peak(d: np.ndarray, exclude: np.ndarray) -> tuple[float, tuple[int, ...]]:
-    """Strongest narrow rise: the rise at a frequency minus the median rise around it."""
+def _local(d: np.ndarray) -> np.ndarray:
+    """How far each bin stands above the median of its neighbourhood."""
     if d.ndim == 2:
-        bg = cv2.medianBlur(d.astype(np.float32), 5)
-    else:
-        pad = np.pad(d, 3, mode="edge")
-        win = np.lib.stride_tricks.sliding_window_view(pad, 7)
-        bg = np.median(win, axis=1)
-    score = np.where(exclude, -np.inf, d - bg)
+        return d - cv2.medianBlur(d.astype(np.float32), 5)
+    pad = np.pad(d, 3, mode="edge")
+    return d - np.median(np.lib.stride_tricks.sliding_window_view(pad, 7), axis=1)
+
+
+def _peak(now: np.ndarray, base: np.ndarray, exclude: np.ndarray
+          ) -> tuple[float, tuple[int, ...]]:
+    """Strongest new narrow peak: a bin that rose against the baseline more than its
+    neighbours did, and that stands out as a peak in the picture now. Both are needed: a
+    fence is a peak that did not rise, and a covered lens flattens the spectrum so that every
+    dip of the old one looks like a relative rise."""
+    score = np.minimum(_local(now - base), _local(now) + PEAK_SLACK)
+    score = np.where(exclude, -np.inf, score)
     idx = np.unravel_index(int(np.argmax(score)), score.shape)
     return float(score[idx]), tuple(int(i) for i in idx)
 
@@ -252,12 +263,12 @@ class CameraHealth:
             elif fault == "blur":
                 out[fault] = self._blur(f, ctx)
             elif fault == "ripple":
-                out[fault] = self._ripple(f)
+                out[fault] = self._ripple(f, first_sample)
             elif fault == "moved":
                 out[fault] = self._moved(f, ctx)
         # One cause, one alert: a covered lens also loses sharpness and may look moved.
         if out.get("blocked", Verdict(False)).holds:
-            for other in ("blur", "moved"):
+            for other in ("blur", "moved", "ripple"):
                 if other in out:
                     out[other] = Verdict(False)
             # A covered lens shows a still picture: the cover is the cause to act on.
@@ -333,18 +344,19 @@ class CameraHealth:
             "baseline_sharpness": round(b.sharp, 3),
         })
 
-    def _ripple(self, f: Features) -> Verdict:
+    def _ripple(self, f: Features, first_sample: bool) -> Verdict:
         s = self.settings
         b = self.baseline
         best = (-np.inf, "", ())
         for key, radius in (("spec_fine", 1.5), ("spec_coarse", 1.5),
-                            ("spec_rows", 2.5), ("spec_cols", 2.5)):
+                            ("spec_rows", 2.5), ("spec_cols", 2.5), ("spec_drift", 2.5)):
+            if key == "spec_drift" and first_sample:
+                continue
             now = getattr(f, key)
             mask = self._masks.get(key)
             if mask is None:
                 mask = self._masks[key] = _low_freq_mask(now.shape, radius)
-            rise = now - b.spec[key]
-            score, idx = _peak(rise, mask)
+            score, idx = _peak(now, b.spec[key], mask)
             if score > best[0]:
                 best = (score, key, idx)
         score, key, idx = best
@@ -385,6 +397,8 @@ class CameraHealth:
         s = self.settings
         lay, tlay = ctx["layout"], ctx["texture_layout"]
         inf = ctx["informative"]
+        if self.baseline.mean.std() < 8 or inf.sum() < 12:
+            return Verdict(False)  # a featureless view has no layout to lose
         tex_rel = float(np.median(ctx["ratio"][inf])) if inf.sum() >= 6 else 1.0
         if lay < s.moved_layout and tlay < s.moved_layout and tex_rel > 0.6:
             return Verdict(True, 0.7, {"layout_correlation": round(lay, 3),
@@ -439,7 +453,7 @@ def _period(key: str, idx: tuple[int, ...]) -> float | None:
         n, scale = 16, 1
     elif key == "spec_coarse":
         n, scale = 32, 2
-    elif key == "spec_rows":
+    elif key in ("spec_rows", "spec_drift"):
         return round(192 / idx[0], 1) if idx[0] else None
     else:
         return round(320 / idx[0], 1) if idx[0] else None  # profiles are at half scale, x2

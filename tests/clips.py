@@ -164,10 +164,16 @@ def _live(render: Render) -> Render:
     return lambda i, t, base: render(i, t, walkers(base, t))
 
 
-def recipes(onset: float = 20.0) -> dict[str, tuple[str | None, float | None, Clip, Render]]:
+def recipes(onset: float = 20.0, width: int = 704, height: int = 576, seconds: float = 40.0
+            ) -> dict[str, tuple[str | None, float | None, Clip, Render]]:
     """Every fault and negative the tests and the dev harness exercise."""
     r: dict[str, tuple[str | None, float | None, Clip, Render]] = {}
-    c = Clip()
+
+    def clip(**kw) -> Clip:
+        """Every recipe shares the size and length."""
+        return Clip(width=width, height=height, seconds=seconds, **kw)
+
+    c = clip()
     w, h = c.width, c.height
 
     for frac, side in ((0.45, "left"), (0.7, "right"), (1.0, "left")):
@@ -230,7 +236,7 @@ def recipes(onset: float = 20.0) -> dict[str, tuple[str | None, float | None, Cl
         r[name] = ("ripple", onset, c, _live(rip))
 
     r["frozen"] = ("frozen", onset, c, lambda i, t, b: None if t >= onset else walkers(b, t))
-    r["frozen_static_scene"] = ("frozen", onset, Clip(noise=2.0, seed=3),
+    r["frozen_static_scene"] = ("frozen", onset, clip(noise=2.0, seed=3),
                                 lambda i, t, b: None if t >= onset else b)
 
     # ---- negatives: none of these may raise anything ----------------------------------
@@ -249,7 +255,7 @@ def recipes(onset: float = 20.0) -> dict[str, tuple[str | None, float | None, Cl
         k = 1.0 - 0.82 * ramp(t, onset, 10.0)
         return walkers(b, t) * k
 
-    r["neg_dimming"] = (None, None, Clip(noise=3.0), dim)
+    r["neg_dimming"] = (None, None, clip(noise=3.0), dim)
 
     def ir(i, t, b):
         b = walkers(b, t)
@@ -259,7 +265,7 @@ def recipes(onset: float = 20.0) -> dict[str, tuple[str | None, float | None, Cl
         g = gray.astype(np.float32) * 0.7 + 50
         return np.repeat(g[..., None], 3, axis=2)
 
-    r["neg_ir_switch"] = (None, None, Clip(noise=4.0), ir)
+    r["neg_ir_switch"] = (None, None, clip(noise=4.0), ir)
 
     def flicker(i, t, b):
         b = walkers(b, t)
@@ -279,8 +285,8 @@ def recipes(onset: float = 20.0) -> dict[str, tuple[str | None, float | None, Cl
         return out
 
     r["neg_rain"] = (None, None, c, rain)
-    r["neg_low_bitrate"] = (None, None, Clip(crf=42), lambda i, t, b: walkers(b, t))
-    r["neg_static_noise"] = (None, None, Clip(noise=2.0, seed=4), lambda i, t, b: b)
+    r["neg_low_bitrate"] = (None, None, clip(crf=42), lambda i, t, b: walkers(b, t))
+    r["neg_static_noise"] = (None, None, clip(noise=2.0, seed=4), lambda i, t, b: b)
 
     def night(i, t, b):
         d = walkers(b, t) * 0.12 + 4
@@ -288,7 +294,7 @@ def recipes(onset: float = 20.0) -> dict[str, tuple[str | None, float | None, Cl
             cv2.circle(d, (int(w * (0.2 + 0.3 * k)), int(h * 0.3)), 12, (230, 230, 230), -1)
         return d
 
-    r["neg_night_car_park"] = (None, None, Clip(noise=4.0), night)
+    r["neg_night_car_park"] = (None, None, clip(noise=4.0), night)
     fence = np.zeros((h, w), np.float32)
     fence[int(h * 0.45):, :] = (stripes(w, h, 12.0, 0.0, 0.0)[int(h * 0.45):, :] > 0.6)
     r["neg_fence"] = (None, None, c, lambda i, t, b: cover(walkers(b, t), fence,
@@ -296,3 +302,10 @@ def recipes(onset: float = 20.0) -> dict[str, tuple[str | None, float | None, Cl
     r["neg_plain_wall"] = (None, None, c, lambda i, t, b: b * 0 + 150
                            + 8 * np.sin(np.arange(w) / 200.0)[None, :, None])
     return r
+
+
+
+def make(name: str, path: Path, **recipe_args) -> Path:
+    """Encode recipe `name` to `path` (a top-level function, so worker processes can run it)."""
+    fault, onset, clip, render = recipes(**recipe_args)[name]
+    return encode(path, clip, render)

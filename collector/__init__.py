@@ -1,0 +1,1 @@
+"""lenswatch central collector: ingest API, storage, tickets, live pages (docs/collector.md)."""

@@ -1,0 +1,752 @@
+# ruff: noqa: B008 - FastAPI declares dependencies and query parameters as defaults
+"""The collector's FastAPI application: ingest, read APIs, tickets, pages, stream, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path as FsPath
+from typing import Annotated, Any
+
+import httpx
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import (
+    FileResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from collector import tickets as tk
+from collector.auth import PERMISSIONS, Principal, lookup
+from collector.config import CollectorConfig
+from collector.ingest import IngestWriter
+from collector.metrics import Metrics
+from collector.models import (
+    AssignBody,
+    CloseBody,
+    Command,
+    CommentBody,
+    EventBatch,
+    IngestResult,
+    Problem,
+    SessionBody,
+)
+from collector.schema import agents, camera_faults, cameras, commands, events, webhook_deliveries
+from collector.store import Store, migrate, open_store
+from collector.stream import _COLS, StreamHub, event_row_to_dict
+from collector.validate import AGENT_RE, HeartbeatIn, Invalid, event_id_of, validate_event
+from collector.webhooks import deliver_due
+from pipeline.events import FAULTS, SEVERITIES, STATES
+
+log = logging.getLogger("lenswatch.collector")
+
+STATIC_DIR = FsPath(__file__).parent / "static"
+COOKIE = "lw_session"
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+       "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+
+bearer = HTTPBearer(auto_error=False, description="token from `lenswatch token create`")
+
+#: Row ids as path parameters: bounded so no input can overflow a database integer.
+RowId = Annotated[int, Path(ge=1, le=2_147_483_647)]
+
+_ERR = {401: {"model": Problem}, 403: {"model": Problem}}
+
+
+def _problem(status: int, detail: str, headers: dict[str, str] | None = None) -> HTTPException:
+    return HTTPException(status_code=status, detail=detail, headers=headers)
+
+
+def _roles_with(permission: str) -> str:
+    return ", ".join(r for r, perms in PERMISSIONS.items() if permission in perms)
+
+
+class _Auth:
+    """Resolves the caller from a bearer header (API) or the session cookie (pages)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def principal(self, request: Request, creds: HTTPAuthorizationCredentials | None
+                  ) -> Principal | None:
+        token: str | None = None
+        if creds is not None:
+            token = creds.credentials
+        elif request.headers.get("authorization"):
+            raise _problem(401, "Authorization header must be 'Bearer <token>'",
+                           {"WWW-Authenticate": "Bearer"})
+        else:
+            token = request.cookies.get(COOKIE)
+        if token is None:
+            return None
+        with self.store.reading() as conn:
+            p = lookup(conn, token.strip())
+        if p is None:
+            raise _problem(401, "token not recognised or revoked; ask an admin for a new one "
+                           "(lenswatch token create)", {"WWW-Authenticate": "Bearer"})
+        return p
+
+    def require(self, permission: str) -> Callable[..., Principal]:
+        def dep(request: Request,
+                creds: HTTPAuthorizationCredentials | None = Security(bearer)) -> Principal:
+            p = self.principal(request, creds)
+            if p is None:
+                raise _problem(401, "missing token: send 'Authorization: Bearer <token>' "
+                               "(create one with `lenswatch token create`)",
+                               {"WWW-Authenticate": "Bearer"})
+            if not p.can(permission):
+                raise _problem(403, f"role '{p.role}' may not do this; it needs a token with "
+                               f"role {_roles_with(permission)}")
+            return p
+
+        return dep
+
+
+class _SecurityHeaders(BaseHTTPMiddleware):
+    def __init__(self, app: Any, max_body: int) -> None:
+        super().__init__(app)
+        self.max_body = max_body
+
+    async def dispatch(self, request: Request, call_next: Callable) -> Response:
+        cl = request.headers.get("content-length")
+        if cl is not None:
+            try:
+                too_big = int(cl) > self.max_body
+            except ValueError:
+                return JSONResponse({"detail": "Content-Length is not a number"}, 400)
+            if too_big:
+                return JSONResponse(
+                    {"detail": f"request body over {self.max_body} bytes; send smaller "
+                               "batches"}, 413)
+        resp = await call_next(request)
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "no-referrer")
+        if resp.headers.get("content-type", "").startswith("text/html"):
+            resp.headers["Content-Security-Policy"] = CSP
+            resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+
+def create_app(cfg: CollectorConfig, *, store: Store | None = None,
+               run_migrations: bool = True) -> FastAPI:
+    """Build the app; background work (writer, stream, sweeper, webhooks) starts in lifespan."""
+    assert cfg.db is not None
+    own_store = store is None
+    store = store or open_store(cfg.db)
+    if run_migrations:
+        migrate(store)
+    auth = _Auth(store)
+    metrics = Metrics(store, cfg.agent_silent_after_seconds)
+    hub = StreamHub(store, cfg.stream_poll_seconds)
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        state["writer"] = IngestWriter(store)
+        await hub.start()
+        tasks = []
+        if cfg.sweep_interval_seconds > 0:
+            tasks.append(asyncio.create_task(_sweeper(), name="sweeper"))
+        if cfg.webhooks:
+            tasks.append(asyncio.create_task(_webhooker(), name="webhooks"))
+        try:
+            yield
+        finally:
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+            await hub.stop()
+            await asyncio.to_thread(state["writer"].close)
+            if own_store:
+                store.dispose()
+
+    async def _sweeper() -> None:
+        last_prune = 0.0
+        while True:
+            try:
+                await asyncio.to_thread(sweep_once)
+                if time.time() - last_prune > 600:
+                    await asyncio.to_thread(_prune)
+                    last_prune = time.time()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - keep sweeping after a DB hiccup
+                log.exception("ticket sweep failed")
+            await asyncio.sleep(cfg.sweep_interval_seconds)
+
+    def sweep_once(now: float | None = None) -> dict[str, int]:
+        with store.writing() as conn:
+            return tk.sweep(conn, store.dialect, cfg, now)
+
+    def _prune() -> None:
+        cutoff = time.time() - cfg.heartbeat_retention_days * 86400
+        with store.writing() as conn:
+            conn.execute(events.delete().where(events.c.kind == "heartbeat",
+                                               events.c.received_at < cutoff))
+
+    async def _webhooker() -> None:
+        with httpx.Client(timeout=10.0) as client:
+            while True:
+                try:
+                    await asyncio.to_thread(deliver_due, store, cfg, client)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001
+                    log.exception("webhook delivery pass failed")
+                await asyncio.sleep(cfg.webhook_poll_seconds)
+
+    app = FastAPI(
+        title="lenswatch collector",
+        version="1",
+        description="Central collector: agents POST camera state changes; operators watch; "
+                    "crews work tickets. See docs/collector.md.",
+        lifespan=lifespan,
+    )
+    app.state.store = store
+    app.state.cfg = cfg
+    app.state.metrics = metrics
+    app.state.hub = hub
+    app.state.sweep_once = sweep_once
+    app.add_middleware(_SecurityHeaders, max_body=cfg.limits.max_body_bytes)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_req: Request, exc: RequestValidationError) -> JSONResponse:
+        msgs = []
+        for e in exc.errors():
+            loc = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
+            msgs.append(f"{loc or 'body'}: {e.get('msg')}")
+        return JSONResponse({"detail": "; ".join(msgs)[:2000]}, 422)
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(_req: Request, _exc: OperationalError) -> JSONResponse:
+        log.error("database error: %s", _exc.__class__.__name__)
+        return JSONResponse({"detail": "storage unavailable; retry later"}, 503)
+
+    def custom_openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version,
+                             description=app.description, routes=app.routes)
+        batch = EventBatch.model_json_schema(ref_template="#/components/schemas/{model}")
+        comps = schema.setdefault("components", {}).setdefault("schemas", {})
+        comps.update(batch.pop("$defs", {}))
+        comps["EventBatch"] = batch
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = custom_openapi  # type: ignore[method-assign]
+
+    # ------------------------------------------------------------------ ingest
+    @app.post(
+        "/v1/events",
+        response_model=IngestResult,
+        responses={400: {"model": Problem}, 413: {"model": Problem},
+                   422: {"model": Problem}, 503: {"model": Problem}, **_ERR},
+        openapi_extra={"requestBody": {
+            "required": True,
+            "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/EventBatch"}}},
+        }},
+        tags=["agents"],
+    )
+    async def post_events(request: Request,
+                          who: Principal = Depends(auth.require("ingest"))) -> Any:
+        """Store a batch of state changes and heartbeats; each event_id is stored once."""
+        t0 = time.perf_counter()
+        limit = cfg.limits.max_body_bytes
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                metrics.batches.labels("too_large").inc()
+                return JSONResponse({"detail": f"request body over {limit} bytes; send smaller "
+                                               "batches"}, 413)
+            chunks.append(chunk)
+        try:
+            body = json.loads(b"".join(chunks))
+        except (ValueError, UnicodeDecodeError):
+            metrics.batches.labels("malformed").inc()
+            return JSONResponse({"detail": "body is not valid JSON; send "
+                                           '{"agent": "<id>", "events": [...]}'}, 400)
+        if not isinstance(body, dict):
+            metrics.batches.labels("malformed").inc()
+            return JSONResponse({"detail": 'body must be a JSON object '
+                                           '{"agent": "<id>", "events": [...]}'}, 422)
+        extra = sorted(set(body) - {"agent", "events"})
+        agent = body.get("agent")
+        evs = body.get("events")
+        problem = None
+        if extra:
+            problem = f"unknown top-level field(s) {extra}; only 'agent' and 'events' allowed"
+        elif not isinstance(agent, str) or not AGENT_RE.match(agent):
+            problem = "'agent' must be the agent id (1-64 letters, digits, '_', '-', '.')"
+        elif not isinstance(evs, list):
+            problem = "'events' must be a JSON array of events"
+        if problem:
+            metrics.batches.labels("malformed").inc()
+            return JSONResponse({"detail": problem}, 422)
+        if len(evs) > cfg.limits.max_batch_events:
+            metrics.batches.labels("too_large").inc()
+            return JSONResponse({"detail": f"batch has {len(evs)} events; the limit is "
+                                           f"{cfg.limits.max_batch_events}, split it"}, 413)
+        if agent != who.subject:
+            metrics.batches.labels("forbidden").inc()
+            return JSONResponse({"detail": f"this token belongs to agent '{who.subject}', not "
+                                           f"'{agent}'"}, 403)
+        now = time.time()
+        valid = []
+        rejected = []
+        seen: set[str] = set()
+        dup_in_batch: list[str] = []
+        for i, obj in enumerate(evs):
+            try:
+                item = validate_event(obj, agent, now, cfg.limits)
+            except Invalid as exc:
+                rejected.append({"event_id": event_id_of(obj), "index": i, "error": str(exc)})
+                kind = obj.get("kind", "state_change") if isinstance(obj, dict) else "invalid"
+                fault = obj.get("fault") if isinstance(obj, dict) else None
+                metrics.count_event(kind if kind in ("state_change", "heartbeat") else "invalid",
+                                    fault if isinstance(fault, str) else None, "rejected")
+                continue
+            if item.event_id in seen:
+                dup_in_batch.append(item.event_id)
+                metrics.count_event("heartbeat" if isinstance(item, HeartbeatIn)
+                                    else "state_change",
+                                    None if isinstance(item, HeartbeatIn) else item.fault,
+                                    "duplicate")
+                continue
+            seen.add(item.event_id)
+            valid.append(item)
+        try:
+            res = await state["writer"].submit(agent, valid)
+        except Exception:  # noqa: BLE001 - the agent retries 5xx; nothing was half-stored
+            log.exception("storing batch from %s failed", agent)
+            metrics.batches.labels("error").inc()
+            return JSONResponse({"detail": "storage failed; retry this batch"}, 503)
+        accepted = set(res.accepted)
+        for item in valid:
+            kind = "heartbeat" if isinstance(item, HeartbeatIn) else "state_change"
+            fault = None if isinstance(item, HeartbeatIn) else item.fault
+            metrics.count_event(kind, fault,
+                                "accepted" if item.event_id in accepted else "duplicate")
+        metrics.batches.labels("ok").inc()
+        metrics.latency.observe(time.perf_counter() - t0)
+        return {"accepted": res.accepted, "duplicates": res.duplicates + dup_in_batch,
+                "rejected": rejected}
+
+    @app.get("/v1/agents/{agent}/commands", response_model=list[Command],
+             responses=_ERR, tags=["agents"])
+    def get_commands(agent: str, who: Principal = Depends(auth.require("agent_commands"))
+                     ) -> Any:
+        """Pending commands (e.g. reset_baseline after a repair) for the calling agent."""
+        _own_agent(who, agent)
+        with store.reading() as conn:
+            rows = conn.execute(
+                select(commands.c.id, commands.c.kind, commands.c.camera, commands.c.ticket_id,
+                       commands.c.created_at)
+                .where(commands.c.agent == agent, commands.c.acked_at.is_(None))
+                .order_by(commands.c.id)
+            ).mappings().all()
+        return [dict(r) for r in rows]
+
+    @app.post("/v1/agents/{agent}/commands/{command_id}/ack", responses=_ERR, tags=["agents"])
+    def ack_command(agent: str, command_id: RowId,
+                    who: Principal = Depends(auth.require("agent_commands"))) -> Any:
+        """Mark a command done; acknowledging twice is harmless."""
+        _own_agent(who, agent)
+        with store.writing() as conn:
+            row = conn.execute(select(commands.c.id, commands.c.acked_at).where(
+                commands.c.id == command_id, commands.c.agent == agent)).first()
+            if row is None:
+                raise _problem(404, f"no command {command_id} for agent {agent}")
+            if row.acked_at is None:
+                conn.execute(update(commands).where(commands.c.id == command_id)
+                             .values(acked_at=time.time()))
+        return {"id": command_id, "acked": True}
+
+    def _own_agent(who: Principal, agent: str) -> None:
+        if who.subject != agent:
+            raise _problem(403, f"this token belongs to agent '{who.subject}', not '{agent}'")
+
+    # ------------------------------------------------------------------ read API
+    def _camera_rows(compound: str | None, fault: str | None, status: str | None,
+                     limit: int) -> list[dict[str, Any]]:
+        now = time.time()
+        silent_after = cfg.agent_silent_after_seconds
+        with store.reading() as conn:
+            q = select(cameras, agents.c.last_contact, agents.c.last_heartbeat).join(
+                agents, agents.c.id == cameras.c.agent, isouter=True)
+            if compound:
+                q = q.where(cameras.c.compound == compound)
+            if fault:
+                q = q.where(cameras.c.id.in_(select(camera_faults.c.camera).where(
+                    camera_faults.c.fault == fault, camera_faults.c.state == "raised")))
+            rows = conn.execute(q.order_by(cameras.c.id).limit(limit)).mappings().all()
+            ids = [r["id"] for r in rows]
+            faults: dict[str, dict[str, Any]] = {}
+            for i in range(0, len(ids), 500):
+                for f in conn.execute(select(camera_faults).where(
+                        camera_faults.c.camera.in_(ids[i:i + 500]))).mappings():
+                    faults.setdefault(f["camera"], {})[f["fault"]] = {
+                        "state": f["state"], "since": f["since"], "severity": f["severity"],
+                        "confidence": f["confidence"], "event_id": f["event_id"],
+                    }
+        out = []
+        for r in rows:
+            fs = faults.get(r["id"], {})
+            silent = r["last_contact"] is None or r["last_contact"] < now - silent_after
+            raised = sorted(k for k, v in fs.items() if v["state"] == "raised")
+            st = "unknown" if silent else ("faulty" if raised else "ok")
+            if status and st != status:
+                continue
+            out.append({
+                "id": r["id"], "compound": r["compound"], "agent": r["agent"], "status": st,
+                "raised": raised, "faults": fs, "last_seen": r["last_seen"],
+                "last_frame": r["last_frame"], "reported_status": r["reported_status"],
+                "agent_last_contact": r["last_contact"],
+                "agent_last_heartbeat": r["last_heartbeat"], "agent_silent": silent,
+                "has_reference": r["reference_image"] is not None,
+            })
+        return out
+
+    @app.get("/v1/cameras", responses=_ERR, tags=["operators"])
+    def list_cameras(
+        compound: str | None = Query(None, max_length=64),
+        fault: str | None = Query(None, max_length=32),
+        status: str | None = Query(None, pattern="^(ok|faulty|unknown)$"),
+        limit: int = Query(5000, ge=1, le=50000),
+        _who: Principal = Depends(auth.require("view_cameras")),
+    ) -> Any:
+        """Current health per camera; cameras of a silent agent are 'unknown', not 'ok'."""
+        _check_fault(fault)
+        return _camera_rows(compound, fault, status, limit)
+
+    @app.get("/v1/compounds", responses=_ERR, tags=["operators"])
+    def list_compounds(_who: Principal = Depends(auth.require("view_cameras"))) -> Any:
+        """Per-compound counts for the dashboard's overview."""
+        per: dict[str, dict[str, Any]] = {}
+        for c in _camera_rows(None, None, None, 10**6):
+            p = per.setdefault(c["compound"], {"compound": c["compound"], "cameras": 0,
+                                               "ok": 0, "faulty": 0, "unknown": 0})
+            p["cameras"] += 1
+            p[c["status"]] += 1
+        with store.reading() as conn:
+            for comp, n in conn.execute(
+                select(tk.tickets.c.compound, func.count()).where(
+                    tk.tickets.c.status != "closed").group_by(tk.tickets.c.compound)
+            ).all():
+                per.setdefault(comp, {"compound": comp, "cameras": 0, "ok": 0, "faulty": 0,
+                                      "unknown": 0})["open_tickets"] = int(n)
+        for p in per.values():
+            p.setdefault("open_tickets", 0)
+        return [per[k] for k in sorted(per)]
+
+    @app.get("/v1/agents", responses=_ERR, tags=["operators"])
+    def list_agents(_who: Principal = Depends(auth.require("view"))) -> Any:
+        """Agents with last contact and whether they count as silent."""
+        now = time.time()
+        with store.reading() as conn:
+            rows = conn.execute(select(agents).order_by(agents.c.id)).mappings().all()
+        return [{**dict(r), "silent": r["last_contact"] < now - cfg.agent_silent_after_seconds}
+                for r in rows]
+
+    def _check_fault(fault: str | None) -> None:
+        if fault is not None and fault not in FAULTS:
+            raise _problem(422, f"unknown fault '{fault}'; known: {', '.join(FAULTS)}")
+
+    @app.get("/v1/events", responses=_ERR, tags=["operators"])
+    def list_events(
+        compound: str | None = Query(None, max_length=64),
+        camera: str | None = Query(None, max_length=128),
+        fault: str | None = Query(None, max_length=32),
+        after_seq: int = Query(0, ge=0, le=2**62),
+        limit: int = Query(100, ge=1, le=1000),
+        _who: Principal = Depends(auth.require("view")),
+    ) -> Any:
+        """Recent state changes, newest first (or oldest first after `after_seq`)."""
+        _check_fault(fault)
+        q = select(*_COLS).where(events.c.kind == "state_change")
+        if compound:
+            q = q.where(events.c.compound == compound)
+        if camera:
+            q = q.where(events.c.camera == camera)
+        if fault:
+            q = q.where(events.c.fault == fault)
+        if after_seq:
+            q = q.where(events.c.seq > after_seq).order_by(events.c.seq)
+        else:
+            q = q.order_by(events.c.seq.desc())
+        with store.reading() as conn:
+            return [event_row_to_dict(r) for r in conn.execute(q.limit(limit)).all()]
+
+    def _jpeg_response(b64: str | None, what: str) -> Response:
+        if not b64:
+            raise _problem(404, f"no {what} stored")
+        return Response(base64.b64decode(b64), media_type="image/jpeg",
+                        headers={"Cache-Control": "private, max-age=3600"})
+
+    @app.get("/v1/events/{event_id}/snapshot", responses=_ERR, tags=["operators"],
+             response_class=Response)
+    def event_snapshot(event_id: str,
+                       _who: Principal = Depends(auth.require("view_cameras"))) -> Response:
+        """The evidence image an agent attached to a state change, if any."""
+        with store.reading() as conn:
+            snap = conn.execute(select(events.c.snapshot).where(
+                events.c.event_id == event_id)).scalar()
+        return _jpeg_response(snap, f"snapshot for event {event_id[:40]}")
+
+    @app.get("/v1/reference", responses=_ERR, tags=["operators"], response_class=Response)
+    def camera_reference(camera: str = Query(..., max_length=128),
+                         _who: Principal = Depends(auth.require("view_cameras"))) -> Response:
+        """The camera's reference view as last sent in a heartbeat, if the agent sends one."""
+        with store.reading() as conn:
+            ref = conn.execute(select(cameras.c.reference_image).where(
+                cameras.c.id == camera)).scalar()
+        return _jpeg_response(ref, f"reference view for {camera}")
+
+    @app.get("/v1/stream", tags=["operators"], responses=_ERR,
+             response_class=StreamingResponse)
+    async def stream(request: Request, compound: str | None = Query(None, max_length=64),
+                     fault: str | None = Query(None, max_length=32),
+                     _who: Principal = Depends(auth.require("view"))) -> StreamingResponse:
+        """Server-Sent Events: one `state_change` event per new alert, from any replica."""
+        _check_fault(fault)
+        sub = hub.subscribe(compound or None, fault or None)
+
+        async def gen() -> AsyncIterator[bytes]:
+            try:
+                yield b"retry: 2000\n: connected\n\n"
+                while True:
+                    try:
+                        ev = await asyncio.wait_for(sub.queue.get(), timeout=15)
+                    except TimeoutError:
+                        if await request.is_disconnected():
+                            return
+                        yield b": keepalive\n\n"
+                        continue
+                    if ev is None:
+                        return
+                    data = json.dumps(ev, separators=(",", ":"))
+                    yield f"id: {ev['seq']}\nevent: state_change\ndata: {data}\n\n".encode()
+            finally:
+                hub.unsubscribe(sub)
+
+        return StreamingResponse(gen(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store",
+                                          "X-Accel-Buffering": "no"})
+
+    # ------------------------------------------------------------------ tickets
+    def _tk_call(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        try:
+            with store.writing() as conn:
+                return fn(conn, *args, **kw)
+        except tk.TicketError as exc:
+            raise _problem(exc.status, exc.message) from None
+
+    def _ticket(tid: int) -> dict[str, Any]:
+        with store.reading() as conn:
+            try:
+                return tk.ticket_dict(conn, tid, comments=True)
+            except tk.TicketError as exc:
+                raise _problem(exc.status, exc.message) from None
+
+    @app.get("/v1/tickets", responses=_ERR, tags=["crews"])
+    def list_tickets(
+        compound: str | None = Query(None, max_length=64),
+        status: str | None = Query(
+            None, pattern="^(open|acknowledged|recovered|closed|active)$",
+            description="'active' means any status but closed"),
+        fault: str | None = Query(None, max_length=32),
+        limit: int = Query(500, ge=1, le=5000),
+        _who: Principal = Depends(auth.require("tickets_read")),
+    ) -> Any:
+        """Tickets, newest first; crews filter by compound."""
+        _check_fault(fault)
+        with store.reading() as conn:
+            return tk.list_tickets(conn, compound=compound, status=status, fault=fault,
+                                   limit=limit)
+
+    @app.get("/v1/tickets.csv", responses=_ERR, tags=["crews"],
+             response_class=PlainTextResponse)
+    def tickets_csv(
+        compound: str | None = Query(None, max_length=64),
+        status: str | None = Query(None, pattern="^(open|acknowledged|recovered|closed|active)$"),
+        _who: Principal = Depends(auth.require("tickets_read")),
+    ) -> Response:
+        """All matching tickets as CSV (UTC ISO times), for spreadsheets and contractors."""
+        with store.reading() as conn:
+            rows = tk.list_tickets(conn, compound=compound, status=status, limit=10**7)
+        return Response(tk.export_csv(rows), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="tickets.csv"'})
+
+    @app.get("/v1/reports/maintenance", responses=_ERR, tags=["crews"])
+    def maintenance(
+        compound: str | None = Query(None, max_length=64),
+        since: float | None = Query(None, ge=0, le=1e11,
+                                    description="only tickets opened at/after (epoch s)"),
+        _who: Principal = Depends(auth.require("tickets_read")),
+    ) -> Any:
+        """Per compound: open tickets, cameras down, mean time to acknowledge / repair."""
+        with store.reading() as conn:
+            return tk.maintenance_report(conn, compound, since)
+
+    @app.get("/v1/tickets/{ticket_id}", responses={**_ERR, 404: {"model": Problem}},
+             tags=["crews"])
+    def get_ticket(ticket_id: RowId,
+                   _who: Principal = Depends(auth.require("tickets_read"))) -> Any:
+        return _ticket(ticket_id)
+
+    _w = {**_ERR, 404: {"model": Problem}, 409: {"model": Problem}}
+
+    @app.post("/v1/tickets/{ticket_id}/ack", responses=_w, tags=["crews"])
+    def ack_ticket(ticket_id: RowId,
+                   who: Principal = Depends(auth.require("tickets_write"))) -> Any:
+        """Acknowledge: someone is on it (starts nothing, but measures time to acknowledge)."""
+        _tk_call(tk.acknowledge, ticket_id, who.subject)
+        return _ticket(ticket_id)
+
+    @app.post("/v1/tickets/{ticket_id}/assign", responses=_w, tags=["crews"])
+    def assign_ticket(ticket_id: RowId, body: AssignBody,
+                      who: Principal = Depends(auth.require("tickets_write"))) -> Any:
+        _tk_call(tk.assign, ticket_id, body.assignee)
+        return _ticket(ticket_id)
+
+    @app.post("/v1/tickets/{ticket_id}/comments", responses=_w, tags=["crews"])
+    def comment_ticket(ticket_id: RowId, body: CommentBody,
+                       who: Principal = Depends(auth.require("tickets_write"))) -> Any:
+        _tk_call(tk.comment, ticket_id, who.subject, body.body)
+        return _ticket(ticket_id)
+
+    @app.post("/v1/tickets/{ticket_id}/close", responses=_w, tags=["crews"])
+    def close_ticket(ticket_id: RowId, body: CloseBody,
+                     who: Principal = Depends(auth.require("tickets_write"))) -> Any:
+        """Close after repair; `reset_baseline` queues a command for the camera's agent."""
+        cmd = _tk_call(lambda c: tk.close(c, cfg, ticket_id, who.subject, note=body.note,
+                                          reset_baseline=body.reset_baseline))
+        out = _ticket(ticket_id)
+        out["command_id"] = cmd
+        return out
+
+    @app.get("/v1/webhooks/deliveries", responses=_ERR, tags=["admin"])
+    def webhook_log(status: str | None = Query(None, pattern="^(pending|delivered|failed)$"),
+                    limit: int = Query(200, ge=1, le=5000),
+                    _who: Principal = Depends(auth.require("admin"))) -> Any:
+        """Delivery log: attempts, last HTTP status and error per webhook delivery."""
+        q = select(webhook_deliveries.c.id, webhook_deliveries.c.event,
+                   webhook_deliveries.c.ticket_id, webhook_deliveries.c.url,
+                   webhook_deliveries.c.status, webhook_deliveries.c.attempts,
+                   webhook_deliveries.c.last_status, webhook_deliveries.c.last_error,
+                   webhook_deliveries.c.created_at, webhook_deliveries.c.delivered_at,
+                   webhook_deliveries.c.next_attempt_at)
+        if status:
+            q = q.where(webhook_deliveries.c.status == status)
+        with store.reading() as conn:
+            return [dict(r) for r in conn.execute(
+                q.order_by(webhook_deliveries.c.id.desc()).limit(limit)).mappings()]
+
+    # ------------------------------------------------------------------ metrics
+    @app.get("/metrics", responses=_ERR, tags=["admin"], response_class=PlainTextResponse)
+    def prometheus(_who: Principal = Depends(auth.require("metrics"))) -> Response:
+        """Prometheus exposition; scrape with a bearer token of role operator or admin."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    # ------------------------------------------------------------------ session + pages
+    @app.get("/healthz", tags=["admin"])
+    def healthz() -> Any:
+        """Liveness for load balancers; unauthenticated and reveals nothing."""
+        return {"ok": True}
+
+    @app.get("/v1/meta", responses=_ERR, tags=["pages"])
+    def meta(request: Request,
+             creds: HTTPAuthorizationCredentials | None = Security(bearer)) -> Any:
+        """Fault, state and severity names, so the pages never hard-code the contract."""
+        if auth.principal(request, creds) is None:
+            raise _problem(401, "not signed in", {"WWW-Authenticate": "Bearer"})
+        return {"faults": list(FAULTS), "states": list(STATES), "severities": list(SEVERITIES)}
+
+    @app.post("/v1/session", responses=_ERR, tags=["pages"])
+    def login(body: SessionBody, request: Request) -> Any:
+        """Exchange a person's token for an HttpOnly session cookie used by the pages."""
+        with store.reading() as conn:
+            p = lookup(conn, body.token.strip())
+        if p is None:
+            raise _problem(401, "token not recognised or revoked")
+        if p.role == "agent":
+            raise _problem(403, "agent tokens cannot open the pages; use an operator, crew "
+                           "or admin token")
+        resp = JSONResponse({"subject": p.subject, "role": p.role})
+        resp.set_cookie(COOKIE, body.token.strip(), httponly=True, samesite="strict",
+                        secure=cfg.secure_cookies, max_age=12 * 3600, path="/")
+        return resp
+
+    @app.post("/v1/session/logout", tags=["pages"])
+    def logout() -> Any:
+        resp = JSONResponse({"ok": True})
+        resp.delete_cookie(COOKIE, path="/")
+        return resp
+
+    @app.get("/v1/whoami", responses=_ERR, tags=["pages"])
+    def whoami(request: Request,
+               creds: HTTPAuthorizationCredentials | None = Security(bearer)) -> Any:
+        p = auth.principal(request, creds)
+        if p is None:
+            raise _problem(401, "not signed in", {"WWW-Authenticate": "Bearer"})
+        return {"subject": p.subject, "role": p.role,
+                "permissions": sorted(PERMISSIONS.get(p.role, ()))}
+
+    def _page(name: str, permission: str) -> Callable[..., Response]:
+        def handler(request: Request) -> Response:
+            try:
+                p = auth.principal(request, None)
+            except HTTPException:
+                p = None
+            if p is None:
+                return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+            if not p.can(permission):
+                return Response(
+                    f"<!doctype html><title>Forbidden</title><p>Your role ({p.role}) cannot "
+                    f"open this page.</p><p><a href=\"/login\">Sign in as someone else</a></p>",
+                    status_code=403, media_type="text/html")
+            return FileResponse(STATIC_DIR / name, media_type="text/html")
+
+        return handler
+
+    app.get("/dashboard", include_in_schema=False)(_page("dashboard.html", "view"))
+    app.get("/board", include_in_schema=False)(_page("board.html", "tickets_read"))
+
+    @app.get("/login", include_in_schema=False)
+    def login_page() -> Response:
+        return FileResponse(STATIC_DIR / "login.html", media_type="text/html")
+
+    @app.get("/", include_in_schema=False)
+    def root(request: Request) -> Response:
+        try:
+            p = auth.principal(request, None)
+        except HTTPException:
+            p = None
+        if p is not None and p.role == "crew":
+            return RedirectResponse("/board", status_code=303)
+        return RedirectResponse("/dashboard", status_code=303)
+
+    return app

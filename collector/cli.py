@@ -1,0 +1,155 @@
+"""`lenswatch collector` and `lenswatch token` subcommands.
+
+Registered through `add_subcommands` so the project's main CLI (lenswatch.cli) owns the parser
+and this package only contributes its verbs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+from collector.auth import ROLES, create_token, list_tokens, revoke_token
+from collector.config import ConfigError, default_db_url, load_config
+from collector.store import StoreError, check_connection, migrate, open_store
+
+
+def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
+    """Add `collector` and `token` to the given subparsers (from add_subparsers())."""
+    p = subparsers.add_parser("collector", help="run the central collector (HTTP API + pages)")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8470, help="TCP port (default 8470)")
+    p.add_argument("--db", help="SQLAlchemy URL (default: $LENSWATCH_DB or SQLite under "
+                                "$LENSWATCH_DATA, ./data)")
+    p.add_argument("--config", help="YAML settings file (see docs/collector.md)")
+    p.add_argument("--ssl-certfile", help="PEM certificate; enables HTTPS")
+    p.add_argument("--ssl-keyfile", help="PEM private key for --ssl-certfile")
+    p.add_argument("--ssl-keyfile-password", help="password of an encrypted key (prefer env "
+                                                  "LENSWATCH_SSL_KEY_PASSWORD)")
+    p.add_argument("--ssl-ca-certs", help="CA bundle to verify client certificates (mTLS)")
+    p.add_argument("--ssl-cert-reqs", type=int, default=None, choices=(0, 1, 2),
+                   help="client cert requirement: 0 none, 1 optional, 2 required")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes (PostgreSQL only; SQLite wants exactly one writer)")
+    p.add_argument("--log-level", default="info")
+    p.set_defaults(func=run_collector)
+
+    t = subparsers.add_parser("token", help="create, list and revoke API tokens")
+    t.add_argument("--db", help="SQLAlchemy URL (same default as `collector`)")
+    ts = t.add_subparsers(dest="token_cmd", required=True)
+    c = ts.add_parser("create", help="create a token (printed once, stored hashed)")
+    c.add_argument("--agent", required=True, metavar="ID",
+                   help="agent id for role agent (e.g. c0417), else the person's name")
+    c.add_argument("--role", default="agent", choices=ROLES)
+    c.add_argument("--db", dest="db_sub", help=argparse.SUPPRESS)
+    c.set_defaults(func=token_create)
+    ls = ts.add_parser("list", help="list tokens (never shows the secret)")
+    ls.add_argument("--db", dest="db_sub", help=argparse.SUPPRESS)
+    ls.set_defaults(func=token_list)
+    r = ts.add_parser("revoke", help="revoke a token by its id (from `token list`)")
+    r.add_argument("id", type=int)
+    r.add_argument("--db", dest="db_sub", help=argparse.SUPPRESS)
+    r.set_defaults(func=token_revoke)
+
+
+def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    url = getattr(args, "db_sub", None) or getattr(args, "db", None) or default_db_url()
+    store = open_store(url)
+    check_connection(store)
+    migrate(store)
+    return store
+
+
+def _fail(msg: str) -> int:
+    print(f"error: {msg}", file=sys.stderr)
+    return 2
+
+
+def token_create(args: argparse.Namespace) -> int:
+    """Print a new token once; only its SHA-256 digest is kept."""
+    try:
+        store = _store(args)
+        with store.writing() as conn:
+            tid, token = create_token(conn, args.agent, args.role)
+    except (StoreError, ValueError) as exc:
+        return _fail(str(exc))
+    print(token)
+    print(f"token id {tid} for {args.role} '{args.agent}'. It is shown only now; store it in "
+          "the agent's config. Revoke with: lenswatch token revoke "
+          f"{tid}", file=sys.stderr)
+    return 0
+
+
+def token_list(args: argparse.Namespace) -> int:
+    try:
+        store = _store(args)
+        with store.reading() as conn:
+            rows = list_tokens(conn)
+    except StoreError as exc:
+        return _fail(str(exc))
+    print(f"{'id':>5}  {'role':<8}  {'subject':<24}  {'created (UTC)':<20}  status")
+    for r in rows:
+        created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r["created_at"]))
+        status = "revoked" if r["revoked_at"] else "active"
+        print(f"{r['id']:>5}  {r['role']:<8}  {r['subject']:<24}  {created:<20}  {status}")
+    return 0
+
+
+def token_revoke(args: argparse.Namespace) -> int:
+    try:
+        store = _store(args)
+        with store.writing() as conn:
+            ok = revoke_token(conn, args.id)
+    except StoreError as exc:
+        return _fail(str(exc))
+    if not ok:
+        return _fail(f"no active token with id {args.id}; see `lenswatch token list`")
+    print(f"token {args.id} revoked")
+    return 0
+
+
+def run_collector(args: argparse.Namespace) -> int:
+    """Validate settings and the database, then serve with uvicorn (TLS if certs given)."""
+    import os
+
+    import uvicorn
+
+    from collector.app import create_app
+
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        cfg = load_config(args.config, db=args.db)
+        assert cfg.db is not None
+        store = open_store(cfg.db)
+        check_connection(store)
+        if store.dialect == "sqlite" and args.workers != 1:
+            return _fail("SQLite supports one collector process; use PostgreSQL for more")
+        app = create_app(cfg, store=store)
+    except (ConfigError, StoreError) as exc:
+        return _fail(str(exc))
+    if bool(args.ssl_certfile) != bool(args.ssl_keyfile):
+        return _fail("TLS needs both --ssl-certfile and --ssl-keyfile")
+    ssl_kw = {}
+    if args.ssl_certfile:
+        ssl_kw = {"ssl_certfile": args.ssl_certfile, "ssl_keyfile": args.ssl_keyfile,
+                  "ssl_keyfile_password": args.ssl_keyfile_password
+                  or os.environ.get("LENSWATCH_SSL_KEY_PASSWORD")}
+        if args.ssl_ca_certs:
+            ssl_kw["ssl_ca_certs"] = args.ssl_ca_certs
+        if args.ssl_cert_reqs is not None:
+            ssl_kw["ssl_cert_reqs"] = args.ssl_cert_reqs
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
+                timeout_graceful_shutdown=3, proxy_headers=False, **ssl_kw)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (`python -m collector ...`) until lenswatch.cli wires us in."""
+    parser = argparse.ArgumentParser(prog="lenswatch")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_subcommands(sub)
+    args = parser.parse_args(argv)
+    return int(args.func(args))

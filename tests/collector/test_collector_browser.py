@@ -1,0 +1,149 @@
+"""Real headless Chromium (Debian's) against a real collector process, driven by Playwright."""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from collections.abc import Iterator
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+from collector_helpers import iso, make_tokens, start_server, state_change
+from playwright.sync_api import Browser, expect, sync_playwright
+
+from collector.store import migrate, open_store
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def jpeg_b64(value: int) -> str:
+    img = np.full((48, 64, 3), value, np.uint8)
+    cv2.putText(img, "cam", (4, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1)
+    ok, buf = cv2.imencode(".jpg", img)
+    assert ok
+    return base64.b64encode(buf.tobytes()).decode()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    tmp = tmp_path_factory.mktemp("browser")
+    db = f"sqlite:///{tmp / 'collector.db'}"
+    store = open_store(db)
+    migrate(store)
+    tokens = make_tokens(store)
+    store.dispose()
+    srv = start_server(db, tmp, "sweep_interval_seconds: 0.2\nstream_poll_seconds: 0.2\n"
+                       "tickets: {open_after_seconds: 0, auto_close_after_seconds: null}\n")
+    try:
+        yield srv.base, tokens
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def login(page, base: str, token: str) -> None:
+    page.goto(base + "/dashboard")
+    expect(page).to_have_url(f"{base}/login?next=/dashboard")
+    page.fill("#token", token)
+    page.click("button[type=submit]")
+
+
+def test_event_appears_on_open_dashboard_within_2s(server, browser):
+    base, tok = server
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    login(page, base, tok["operator"])
+    expect(page).to_have_url(base + "/dashboard")
+    expect(page.locator("#live")).to_have_class("on", timeout=5000)
+    page.evaluate("window.__noReload = 'still here'")
+    ah = {"Authorization": f"Bearer {tok['agent']}"}
+    # The camera's reference view arrives in a heartbeat; the alert carries its evidence.
+    hb = {"kind": "heartbeat", "event_id": str(uuid.uuid4()), "agent": "c0417",
+          "t": iso(time.time()), "cameras": {"c0417/garage": {
+              "status": "blocked", "faults": ["blocked"], "last_frame": iso(time.time()),
+              "reference": jpeg_b64(90)}}}
+    ev = state_change("c0417/garage", "blocked", evidence={"covered_fraction": 0.81},
+                      snapshot=jpeg_b64(20))
+    t0 = time.monotonic()
+    r = httpx.post(base + "/v1/events", json={"agent": "c0417", "events": [hb, ev]},
+                   headers=ah)
+    assert len(r.json()["accepted"]) == 2
+    item = page.locator(f"li.alert[data-event-id='{ev['event_id']}']")
+    item.wait_for(state="visible", timeout=2000)
+    elapsed = time.monotonic() - t0
+    assert elapsed < 2.0, elapsed
+    assert page.evaluate("window.__noReload") == "still here"
+    expect(item.locator(".fault")).to_have_text("blocked")
+    # Evidence image beside the reference view.
+    item.click()
+    expect(page.locator("#detail-title")).to_contain_text("c0417/garage")
+    for sel in ("#img-evidence", "#img-reference"):
+        page.wait_for_function(
+            f"document.querySelector('{sel}').complete && "
+            f"document.querySelector('{sel}').naturalWidth === 64", timeout=3000)
+    expect(page.locator("#detail-evidence")).to_contain_text("covered_fraction")
+    # Camera states by compound, and the fault filter.
+    page.select_option("#f-compound", "c0417")
+    row = page.locator("tr[data-camera='c0417/garage']")
+    expect(row).to_contain_text("faulty")
+    page.select_option("#f-fault", "ripple")
+    expect(row).to_have_count(0)
+    assert tok["operator"] not in page.content()
+    assert errors == []
+    ctx.close()
+
+
+def test_crew_acknowledges_and_closes_a_ticket_on_a_phone(server, browser):
+    base, tok = server
+    ah = {"Authorization": f"Bearer {tok['agent']}"}
+    ch = {"Authorization": f"Bearer {tok['crew']}"}
+    ev = state_change("c0417/sidedoor", "ripple", t=time.time() - 5)
+    httpx.post(base + "/v1/events", json={"agent": "c0417", "events": [ev]}, headers=ah)
+    deadline = time.monotonic() + 5
+    ticket = None
+    while time.monotonic() < deadline and ticket is None:
+        ts = httpx.get(base + "/v1/tickets", headers=ch,
+                       params={"status": "active"}).json()
+        ticket = next((t for t in ts if t["camera"] == "c0417/sidedoor"), None)
+        time.sleep(0.1)
+    assert ticket is not None, "sweeper did not open a ticket"
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                              has_touch=True, device_scale_factor=2)
+    page = ctx.new_page()
+    page.goto(base + "/board")
+    page.fill("#token", tok["crew"])
+    page.click("button[type=submit]")
+    expect(page).to_have_url(base + "/board")
+    card = page.locator(f"article[data-ticket-id='{ticket['id']}']")
+    expect(card.locator(".status")).to_have_text("open")
+    # Fits the phone: no sideways scrolling.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    card.locator("button.ack").tap()
+    expect(card.locator(".status")).to_have_text("acknowledged")
+    card.locator("button.close").tap()
+    card.locator("textarea[name=note]").fill("ripple gone after replacing the cable")
+    expect(card.locator("input[name=reset_baseline]")).to_be_checked()
+    card.locator("button.confirm-close").tap()
+    expect(card).to_have_count(0)  # the active list no longer shows it
+    t = httpx.get(f"{base}/v1/tickets/{ticket['id']}", headers=ch).json()
+    assert t["status"] == "closed" and t["closed_by"] == "crew1"
+    assert t["acknowledged_by"] == "crew1"
+    assert t["comments"][0]["body"] == "ripple gone after replacing the cable"
+    cmds = httpx.get(base + "/v1/agents/c0417/commands", headers=ah).json()
+    assert {"kind": "reset_baseline", "camera": "c0417/sidedoor"}.items() <= cmds[-1].items()
+    ctx.close()
