@@ -16,7 +16,9 @@ import numpy as np
 import onnxruntime as ort
 
 from models import FEATURES_MODEL
-from pipeline.frames import THUMB_H, THUMB_W
+from pipeline.frames import THUMB_H, THUMB_W, half_scale
+
+HALF_H, HALF_W = THUMB_H // 2, THUMB_W // 2
 
 
 @dataclass(slots=True)
@@ -34,12 +36,14 @@ class Features:
     spec_rows: np.ndarray    # log amplitude of the row-mean profile
     spec_cols: np.ndarray    # log amplitude of the column-mean profile
     spec_drift: np.ndarray   # log amplitude of the row profile of the change since last sample
+    half: np.ndarray         # the half-scale picture: the camera's `prev` for its next sample
 
 
 _FIELDS = {
     "cell_mean": "mean", "cell_sat": "sat", "cell_g1": "g1", "cell_g2": "g2", "cell_g4": "g4",
     "cell_diff": "diff", "spec_fine": "spec_fine", "spec_coarse": "spec_coarse",
     "spec_rows": "spec_rows", "spec_cols": "spec_cols", "spec_drift": "spec_drift",
+    "half": "half",
 }
 
 
@@ -63,14 +67,20 @@ class Detector:
         self.session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
         self.outputs = [o.name for o in self.session.get_outputs()]
 
-    def run(self, frames: np.ndarray, prevs: np.ndarray) -> list[Features]:
-        """Features for N thumbnails; `prevs` holds each camera's previous thumbnail."""
-        if frames.shape[1:] != (THUMB_H, THUMB_W) or prevs.shape != frames.shape:
+    def run(self, frames: np.ndarray, prevs: np.ndarray | None = None) -> list[Features]:
+        """Features for N thumbnails (N x 192 x 320, uint8 or float).
+
+        `prevs` holds each camera's previous sample as returned in `Features.half`
+        (N x 96 x 160); None (a first sample) compares each frame with itself.
+        """
+        n = len(frames)
+        if frames.shape[1:] != (THUMB_H, THUMB_W):
             raise ValueError(f"expected N x {THUMB_H} x {THUMB_W} thumbnails, got {frames.shape}")
-        feed = {
-            "frame": frames.astype(np.float32)[:, None],
-            "prev": prevs.astype(np.float32)[:, None],
-        }
+        frame = frames.astype(np.float32).reshape(n, 1, THUMB_H, THUMB_W)
+        if prevs is None:
+            prevs = np.stack([half_scale(f) for f in frames])
+        feed = {"frame": frame,
+                "prev": np.asarray(prevs, np.float32).reshape(n, 1, HALF_H, HALF_W)}
         outs = dict(zip(self.outputs, self.session.run(None, feed), strict=True))
         cols = {_FIELDS[k]: v for k, v in outs.items()}
         return [Features(**{k: v[i] for k, v in cols.items()}) for i in range(len(frames))]

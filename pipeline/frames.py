@@ -34,12 +34,9 @@ def thumbnail(gray: np.ndarray) -> np.ndarray:
     return cv2.resize(gray, (THUMB_W, THUMB_H), interpolation=interp)
 
 
-def stack(thumbs: list[np.ndarray]) -> np.ndarray:
-    """Batch thumbnails as the detector's NCHW float32 input."""
-    batch = np.empty((len(thumbs), 1, THUMB_H, THUMB_W), dtype=np.float32)
-    for i, th in enumerate(thumbs):
-        batch[i, 0] = th
-    return batch
+def half_scale(thumb: np.ndarray) -> np.ndarray:
+    """The thumbnail averaged over 2 x 2 blocks, as the feature graph's `half` output."""
+    return thumb.astype(np.float32).reshape(THUMB_H // 2, 2, THUMB_W // 2, 2).mean(axis=(1, 3))
 
 
 def snapshot_jpeg(gray: np.ndarray, quality: int = 70) -> bytes:

@@ -14,7 +14,7 @@ import numpy as np
 
 from pipeline.detect import Detector, shared_detector
 from pipeline.events import StateChange
-from pipeline.frames import thumbnail
+from pipeline.frames import half_scale, thumbnail
 from pipeline.health import CameraHealth, HealthSettings
 
 
@@ -61,12 +61,15 @@ class Monitor:
                 seen.add(s.camera)
             pending = rest
             thumbs = np.stack([thumbnail(s.gray) for s in batch])
-            prevs = np.stack([self._prev.get(s.camera, th) for s, th in zip(batch, thumbs,
-                                                                              strict=True)])
+            fresh = [s.camera not in self._prev for s in batch]
+            # A camera's first picture is compared with itself.
+            prevs = np.stack([half_scale(th) if new else self._prev[s.camera]
+                              for s, th, new in zip(batch, thumbs, fresh, strict=True)])
             feats = self.detector.run(thumbs, prevs)
-            for s, th, f in zip(batch, thumbs, feats, strict=True):
-                self._prev[s.camera] = th
-                changes.extend(self.health(s.camera).update(s.t, f, th))
+            for s, th, f, new in zip(batch, thumbs, feats, fresh, strict=True):
+                # A copy: a view would keep the whole batch's output alive per camera.
+                self._prev[s.camera] = f.half.reshape(prevs.shape[1:]).copy()
+                changes.extend(self.health(s.camera).update(s.t, f, th, fresh=new))
         return changes
 
     def reset_baseline(self, camera: str) -> None:

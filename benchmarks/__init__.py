@@ -1,0 +1,1 @@
+"""Runnable benchmarks; figures and the commands behind them are in RESULTS.md."""
