@@ -144,9 +144,13 @@ class RealCollector:
         self.db = f"sqlite:///{workdir / 'collector.db'}"
         self.env = {**os.environ, "PYTHONPATH": str(ROOT), "LENSWATCH_DATA": str(workdir)}
         self.proc: subprocess.Popen[bytes] | None = None
-        self.agent_token = self._token("test-agent", "agent")
-        self.operator_token = self._token("tester", "operator")
-        self.crew_token = self._token("crew1", "crew")
+        self._token("setup", "admin")  # creates and migrates the database once
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(3) as pool:
+            self.agent_token, self.operator_token, self.crew_token = pool.map(
+                lambda a: self._token(*a),
+                [("test-agent", "agent"), ("tester", "operator"), ("crew1", "crew")])
 
     @property
     def url(self) -> str:
@@ -158,7 +162,7 @@ class RealCollector:
                              capture_output=True, text=True, timeout=60, check=True)
         return out.stdout.splitlines()[0].strip()
 
-    def start(self) -> RealCollector:
+    def start(self, wait: bool = True) -> RealCollector:
         # Tickets at once (in the field a fault must last 5 minutes first), swept every second.
         cfg = Path(self.db.removeprefix("sqlite:///")).with_name("collector.yaml")
         cfg.write_text("tickets: {open_after_seconds: 0}\nsweep_interval_seconds: 1\n")
@@ -166,7 +170,8 @@ class RealCollector:
             [PY, "-m", "lenswatch.cli", "collector", "--port", str(self.port), "--db", self.db,
              "--config", str(cfg), "--log-level", "warning"], cwd=ROOT, env=self.env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(self._up, 30, "collector /healthz")
+        if wait:
+            wait_for(self._up, 30, "collector /healthz")
         return self
 
     def _up(self) -> bool:
@@ -306,11 +311,11 @@ def fault_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         rng = np.random.default_rng(clip.seed + 1000)
 
         def frames(render=render, base=base, rng=rng, clip=clip, seconds=seconds):
-            # Render a new picture 2 times a second and repeat it in between: the agent looks
-            # at one keyframe per 2 s GOP, and rendering every frame would cost a minute.
+            # Render a new picture once a second and repeat it in between: the agent looks at
+            # one keyframe per 2 s GOP, and rendering every frame would cost a minute.
             img8 = None
             for i in range(int(seconds * FPS)):
-                if i % 5 == 0:
+                if i % FPS == 0:
                     img = render(i, i / FPS, base)
                     img = img + rng.normal(0, clip.noise, img.shape[:2])[..., None]
                     img8 = np.clip(img, 0, 255).astype(np.uint8)

@@ -17,7 +17,8 @@ from tests.agent.conftest import (
 def test_blocked_blurred_rippled_streams_reach_the_collector(fault_clips, tmp_path: Path,
                                                              procs) -> None:
     rt = RtspServer(dict(fault_clips)).start()
-    col = RealCollector(tmp_path).start()
+    # The agent does not wait for the collector: its events wait in the outbox meanwhile.
+    col = RealCollector(tmp_path).start(wait=False)
     procs.extend([rt, col])
     mport = free_port()
     cfg = write_config(
@@ -27,6 +28,8 @@ def test_blocked_blurred_rippled_streams_reach_the_collector(fault_clips, tmp_pa
         cameras=[{"compound": "c3", "id": f, "url": rt.url(f)} for f in fault_clips])
     agent = AgentProc(cfg, tmp_path / "agent.log", mport, token=col.agent_token).start()
     procs.append(agent)
+
+    wait_for(col._up, 30, "collector /healthz")
 
     def raised(fault: str) -> list[dict]:
         return [e for e in col.events() if e["camera"] == f"c3/{fault}"
