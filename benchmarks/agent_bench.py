@@ -298,7 +298,9 @@ def render(rows: list[dict], args: argparse.Namespace) -> str:
     lines += ["", "Where the agent's CPU per sample goes (from its own /metrics over the same "
               "window): decode = thread CPU of demux + keyframe decode + thumbnail; detect = "
               "the pipeline Monitor (ONNX feature graph + per-camera judgement); rest = "
-              "everything else (scheduling, outbox, uplink, metrics, GIL hand-offs).", "",
+              "everything else (scheduling, outbox, uplink, metrics, GIL hand-offs); it can come "
+              "out slightly negative, since the per-thread sums and the process CPU are read "
+              "a moment apart.", "",
               "| stream | decode | detect | rest | total |", "|---|---|---|---|---|"]
     for r in rows:
         a = r["agent"]
