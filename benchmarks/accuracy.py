@@ -267,7 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run analyze (or read saved events), score, print the report."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=Path("benchmarks/data/accuracy"))
-    ap.add_argument("--analyze-cmd", default="lenswatch analyze",
+    ap.add_argument("--analyze-cmd",
+                    default=f"{shlex.quote(sys.executable)} -m lenswatch.cli analyze",
                     help="command to run; ' --json FILE...' is appended")
     ap.add_argument("--window", type=float, default=20.0, help="seconds after onset for a hit")
     ap.add_argument("--out", type=Path, default=None, help="also write the Markdown here")
