@@ -76,7 +76,8 @@ def test_signal_loss_raised_and_cleared_on_real_faults(clips, tmp_path: Path, pr
     ev = wait_for(lambda: _signal(ing, "c1/victim", "raised"), GRACE + 10, "raise after kill")
     assert _epoch(ev[0]["t"]) - t_kill <= GRACE + SLACK, (ev, t_kill)
     assert ev[0]["evidence"]["reason"] in ("ended", "refused")
-    assert samples("healthy") >= before + 2, "a dead camera stalled a healthy one"
+    # While the victim is still down, the healthy camera keeps its pace (a sample per 2 s).
+    wait_for(lambda: samples("healthy") >= before + 2, 6, "the healthy camera to go on")
 
     # 2. It comes back: cleared as soon as pictures return.
     victim.start()
