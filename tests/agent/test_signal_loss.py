@@ -96,7 +96,7 @@ def test_signal_loss_raised_and_cleared_on_real_faults(clips, tmp_path: Path, pr
     wait_for(lambda: len(_signal(ing, "c1/victim", "cleared")) == 2, GRACE + 20,
              "clear after SIGCONT")
     # The healthy camera kept its pace (one keyframe per 2 s GOP) through all of it.
-    assert samples("healthy") >= before + int((time.time() - t_kill) / 2.0) - 2
+    assert samples("healthy") >= before + int((time.time() - t_kill) / 2.0) - 3
 
     # Raised once, cleared once: no repeats while a fault holds.
     for cam in cams:
