@@ -39,7 +39,7 @@ class AgentMetrics:
             ["camera"], buckets=_DECODE_BUCKETS, registry=r)
         self.detect_seconds = Histogram(
             "lenswatch_agent_detect_seconds",
-            "Seconds of pipeline analysis per sampled picture (batch time shared out).",
+            "CPU seconds of pipeline analysis per sampled picture (batch shared out).",
             ["camera"], buckets=_DETECT_BUCKETS, registry=r)
         self.fault_state = Gauge("lenswatch_agent_fault_state",
                                  "1 while the fault is raised on the camera, else 0.",

@@ -136,15 +136,78 @@ class IngestServer:
             self.proc.wait(10)
 
 
+class RealCollector:
+    """The project's own collector (`lenswatch collector`) on SQLite, as a separate process."""
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.db = f"sqlite:///{workdir / 'collector.db'}"
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT), "LENSWATCH_DATA": str(workdir)}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._token("setup", "admin")  # creates and migrates the database once
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(3) as pool:
+            self.agent_token, self.operator_token, self.crew_token = pool.map(
+                lambda a: self._token(*a),
+                [("test-agent", "agent"), ("tester", "operator"), ("crew1", "crew")])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _token(self, subject: str, role: str) -> str:
+        out = subprocess.run([PY, "-m", "lenswatch.cli", "token", "--db", self.db, "create",
+                              "--agent", subject, "--role", role], cwd=ROOT, env=self.env,
+                             capture_output=True, text=True, timeout=60, check=True)
+        return out.stdout.splitlines()[0].strip()
+
+    def start(self, wait: bool = True) -> RealCollector:
+        # Tickets at once (in the field a fault must last 5 minutes first), swept every second.
+        cfg = Path(self.db.removeprefix("sqlite:///")).with_name("collector.yaml")
+        cfg.write_text("tickets: {open_after_seconds: 0}\nsweep_interval_seconds: 1\n")
+        self.proc = subprocess.Popen(
+            [PY, "-m", "lenswatch.cli", "collector", "--port", str(self.port), "--db", self.db,
+             "--config", str(cfg), "--log-level", "warning"], cwd=ROOT, env=self.env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if wait:
+            wait_for(self._up, 30, "collector /healthz")
+        return self
+
+    def _up(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def events(self) -> list[dict[str, Any]]:
+        r = httpx.get(f"{self.url}/v1/events", params={"limit": 1000}, timeout=5,
+                      headers={"Authorization": f"Bearer {self.operator_token}"})
+        r.raise_for_status()
+        return r.json()
+
+    def call(self, method: str, path: str, token: str, **kw: Any) -> Any:
+        r = httpx.request(method, f"{self.url}{path}", timeout=5,
+                          headers={"Authorization": f"Bearer {token}"}, **kw)
+        r.raise_for_status()
+        return r.json()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(15)
+
+
 class AgentProc:
     """`python -m edge_agent agent --config ...` as a real process, logging to a file."""
 
-    def __init__(self, config: Path, log: Path, metrics_port: int) -> None:
+    def __init__(self, config: Path, log: Path, metrics_port: int, token: str = TOKEN) -> None:
         self.config, self.log, self.metrics_port = config, log, metrics_port
+        self.token = token
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> AgentProc:
-        env = {**os.environ, "LENSWATCH_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "LENSWATCH_TOKEN": self.token, "PYTHONPATH": str(ROOT)}
         with open(self.log, "ab") as fh:
             self.proc = subprocess.Popen(
                 [PY, "-m", "edge_agent", "agent", "--config", str(self.config)],
@@ -248,11 +311,11 @@ def fault_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         rng = np.random.default_rng(clip.seed + 1000)
 
         def frames(render=render, base=base, rng=rng, clip=clip, seconds=seconds):
-            # Render a new picture 2 times a second and repeat it in between: the agent looks
-            # at one keyframe per 2 s GOP, and rendering every frame would cost a minute.
+            # Render a new picture once a second and repeat it in between: the agent looks at
+            # one keyframe per 2 s GOP, and rendering every frame would cost a minute.
             img8 = None
             for i in range(int(seconds * FPS)):
-                if i % 5 == 0:
+                if i % FPS == 0:
                     img = render(i, i / FPS, base)
                     img = img + rng.normal(0, clip.noise, img.shape[:2])[..., None]
                     img8 = np.clip(img, 0, 255).astype(np.uint8)

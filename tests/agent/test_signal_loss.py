@@ -76,7 +76,8 @@ def test_signal_loss_raised_and_cleared_on_real_faults(clips, tmp_path: Path, pr
     ev = wait_for(lambda: _signal(ing, "c1/victim", "raised"), GRACE + 10, "raise after kill")
     assert _epoch(ev[0]["t"]) - t_kill <= GRACE + SLACK, (ev, t_kill)
     assert ev[0]["evidence"]["reason"] in ("ended", "refused")
-    assert samples("healthy") >= before + 2, "a dead camera stalled a healthy one"
+    # While the victim is still down, the healthy camera keeps its pace (a sample per 2 s).
+    wait_for(lambda: samples("healthy") >= before + 2, 6, "the healthy camera to go on")
 
     # 2. It comes back: cleared as soon as pictures return.
     victim.start()
@@ -95,7 +96,7 @@ def test_signal_loss_raised_and_cleared_on_real_faults(clips, tmp_path: Path, pr
     wait_for(lambda: len(_signal(ing, "c1/victim", "cleared")) == 2, GRACE + 20,
              "clear after SIGCONT")
     # The healthy camera kept its pace (one keyframe per 2 s GOP) through all of it.
-    assert samples("healthy") >= before + int((time.time() - t_kill) / 2.0) - 2
+    assert samples("healthy") >= before + int((time.time() - t_kill) / 2.0) - 3
 
     # Raised once, cleared once: no repeats while a fault holds.
     for cam in cams:
