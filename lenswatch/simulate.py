@@ -11,7 +11,8 @@ How a fault is injected, and why that way:
 - picture faults (blocked, blur, ripple, frozen) are pre-rendered variants of the camera's
   clip. The mount reads a symlink; switching the fault atomically repoints it. GStreamer's
   multifilesrc re-reads its file on every loop, so the new picture appears at the next loop
-  (at most one clip length, 10 s by default) with no reconnect: the agent sees what it would
+  (at most one clip length, 10 s by default; 2 s for `frozen`, a one-GOP clip) with no
+  reconnect: the agent sees what it would
   see when leaves grow over a lens, not a restart.
 - drop: the camera's server process is stopped (connection refused, like a dead camera).
 - hung: the process is SIGSTOPped: the TCP connection stays open but nothing comes, like a
@@ -56,7 +57,8 @@ PICTURE_FAULTS = ("blocked", "blur", "ripple", "frozen")
 PROCESS_FAULTS = ("drop", "hung")
 KINDS = ("ok", *PICTURE_FAULTS, *PROCESS_FAULTS)
 #: Bump when the renderings change, so cached clips are not reused across versions.
-RENDER_VERSION = 2
+RENDER_VERSION = 3
+GOP_S = 2.0
 
 
 # ---- rendering ---------------------------------------------------------------------------
@@ -192,8 +194,12 @@ def fault_frames(kind: str, frames: list[np.ndarray], fps: int, seed: int
     h, w = frames[0].shape[:2]
     if kind == "ok":
         yield from frames
-    elif kind == "frozen":  # a stuck encoder: the same picture, exactly, for ever
-        for _ in frames:
+    elif kind == "frozen":
+        # A stuck encoder: the same picture, exactly, for ever. One GOP only: the loop then
+        # repeats the very same keyframe bytes. A longer clip would not do: x264's rate
+        # control codes later keyframes of an unchanged picture a little differently
+        # (~0.8 grey levels), which is live noise to the frozen detector, not a stuck camera.
+        for _ in range(max(1, round(GOP_S * fps))):
             yield frames[0]
     elif kind == "blocked":
         m, obj = _leaves(w, h, seed)
@@ -230,7 +236,7 @@ def render_variants(look: Look, kinds: tuple[str, ...], clip_dir: Path, *, size:
             if frames is None:
                 frames = healthy_frames(look, w, h, fps, seconds)
             encode_h264(path, fault_frames(kind, frames, fps, look.seed), fps=fps,
-                        gop_seconds=2.0, crf=26, preset="ultrafast")
+                        gop_seconds=GOP_S, crf=26, preset="ultrafast")
         out[kind] = path
     return out
 
