@@ -61,6 +61,8 @@ def _steps() -> list[Step]:
     return [
         Step("agent", "agent_bench", "Edge agent: cameras per core, agent vs bare decode",
              lambda a, o: [*q(a)]),
+        Step("latency", "fault_latency", "Fault-to-alert latency over the simulator",
+             lambda a, o: [*q(a), "--out", str(o / "latency.md")]),
         Step("speed", "speed", "Detector speed (and camera-health, plain baseline)",
              lambda a, o: [*q(a), "--out", str(o / "speed.md")]),
         Step("dataset", "make_dataset", "Accuracy set (rendered once, cached)",
@@ -147,6 +149,10 @@ def _collect(step: Step, out: Path, since: float) -> None:
     # Keep the Markdown part of what the benchmark printed: from its first heading or table.
     m = re.search(r"^(#|\|)", text, re.M)
     step.markdown = text[m.start():] if m else ""
+    if step.name == "latency":
+        js = ROOT / "benchmarks" / "data" / "fault_latency.json"
+        if js.exists() and js.stat().st_mtime >= since:
+            step.extra["faults"] = json.loads(js.read_text())
     if step.name == "agent":
         js = ROOT / "benchmarks" / "data" / "agent_bench.json"
         if js.exists() and js.stat().st_mtime >= since:
@@ -211,6 +217,27 @@ def plot_all(steps: dict[str, Step], out: Path) -> list[tuple[str, str]]:
         fig.savefig(out / "cpu_per_sample.png", dpi=100)
         plt.close(fig)
         made.append(("cpu_per_sample.png", "CPU per camera-sample: agent vs bare PyAV decode"))
+    lat = steps["latency"].extra.get("faults")
+    if lat:
+        names = [f"{k}\n({v['alert']})" for k, v in lat.items()]
+        fig, ax = plt.subplots(figsize=(8, 4))
+        for i, v in enumerate(lat.values()):
+            for j, (key, color) in enumerate((("detect", "C0"), ("collector", "C1"))):
+                ys = v[key]
+                ax.scatter([i + (j - 0.5) * 0.3] * len(ys), ys, color=color, s=18,
+                           label=("agent decision", "at collector")[j] if i == 0 else None)
+                if ys:
+                    ax.hlines(sorted(ys)[len(ys) // 2], i + (j - 0.5) * 0.3 - 0.12,
+                              i + (j - 0.5) * 0.3 + 0.12, color=color)
+        ax.set_xticks(range(len(names)), names)
+        ax.set_ylabel("seconds after the fault began")
+        ax.set_title("Fault-to-alert latency (each dot one injection, bar = median)")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / "latency.png", dpi=100)
+        plt.close(fig)
+        made.append(("latency.png", "Fault-to-alert latency distribution "
+                                    "(benchmarks/fault_latency.py)"))
     acc = steps["accuracy"].markdown
     if acc:
         per_fault = next((t for t in parse_tables(acc) if t and "recall" in t[0]

@@ -212,7 +212,7 @@ def run_demo(args: argparse.Namespace) -> int:
         children.append(Child("simulate", [
             py, "-m", "lenswatch.cli", "simulate", "--cameras", str(args.cameras),
             "--schedule", args.schedule, "--manifest", str(manifest),
-            "--run-dir", str(data / "cameras"),
+            "--run-dir", str(data / "cameras"), "--clip-seconds", str(args.clip_seconds),
             *(["--cache", args.cache] if args.cache else [])], env, data, out))
         _wait_http(f"{base}/healthz", 60, children[0])
         children[1].wait_line("SIMULATOR READY", 600)  # the first run renders the clips
@@ -280,6 +280,8 @@ def add_subcommands(subparsers: Any) -> None:
     p.add_argument("--data-dir", default="var/demo",
                    help="database, outbox, logs (default ./var/demo; wiped at start)")
     p.add_argument("--keep", action="store_true", help="keep the previous run's data")
+    p.add_argument("--clip-seconds", type=float, default=10.0,
+                   help="camera loop length; a picture fault shows within one loop")
     p.add_argument("--cache", help="footage and clip cache (default ~/.cache/lenswatch)")
     p.add_argument("--duration", type=float, default=0,
                    help="stop by itself after SECONDS (for tests); default: until Ctrl-C")

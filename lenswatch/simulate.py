@@ -19,6 +19,9 @@ How a fault is injected, and why that way:
   camera whose firmware froze. That is why there is one server process per camera.
 - ok: clears everything (SIGCONT, restart if dropped, healthy clip).
 
+Every change is appended to RUN_DIR/injections.jsonl (wall time, camera, fault), so a
+benchmark can time each alert from the moment its fault began.
+
 Control: ``--schedule "cam1:blocked@25,cam1:ok@120"`` (seconds after the fleet is ready), or
 a small HTTP endpoint on ``--control-port``: ``POST /cameras/cam2/blur``, ``GET /cameras``;
 ``lenswatch simulate --send cam2=blur --control URL`` is the client for it.
@@ -339,6 +342,7 @@ class Fleet:
     def __init__(self, cameras: list[Camera], render: Callable[[Camera, str], None]) -> None:
         self.cameras = {c.name: c for c in cameras}
         self._render = render
+        self.journal: Path | None = None
         self._lock = threading.Lock()
         #: Requests from the control endpoint, carried out by the main thread: a server
         #: process started from a short-lived handler thread would get its PR_SET_PDEATHSIG
@@ -391,6 +395,10 @@ class Fleet:
                 cam.start()
             cam.state = kind
             log.info("%s -> %s", name, kind)
+            if self.journal is not None:  # when each fault began: benchmarks time alerts by it
+                with open(self.journal, "a") as fh:
+                    fh.write(json.dumps({"t": time.time(), "camera": name, "fault": kind})
+                             + "\n")
             return self.describe(cam)
 
     @staticmethod
@@ -507,6 +515,11 @@ def run_simulate(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"lenswatch simulate: {exc}", file=sys.stderr)
         return 2
+    if args.clip_seconds < 2 * GOP_S:
+        # A loop of one GOP repeats the very same keyframe: a healthy camera would look frozen.
+        print(f"lenswatch simulate: --clip-seconds must be at least {2 * GOP_S:g} (two GOPs), "
+              "or every healthy camera repeats one keyframe and looks frozen", file=sys.stderr)
+        return 2
     names = {f"cam{i}" for i in range(args.cameras)}
     bad = [c for _, c, _ in schedule if c not in names]
     if bad:
@@ -528,6 +541,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     fleet = build_fleet(args.cameras, cache=Path(args.cache) if args.cache else None,
                         size=(w, h), fps=args.fps, seconds=args.clip_seconds,
                         prerender=prerender, run_dir=run_dir, port_base=args.port_base)
+    fleet.journal = run_dir / "injections.jsonl"
     control = None
     try:
         fleet.start()
