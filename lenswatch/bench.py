@@ -231,6 +231,7 @@ def plot_all(steps: dict[str, Step], out: Path) -> list[tuple[str, str]]:
                               i + (j - 0.5) * 0.3 + 0.12, color=color)
         ax.set_xticks(range(len(names)), names)
         ax.set_ylabel("seconds after the fault began")
+        ax.set_ylim(bottom=0)
         ax.set_title("Fault-to-alert latency (each dot one injection, bar = median)")
         ax.legend()
         fig.tight_layout()
