@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -35,6 +36,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SCHEDULE = ("cam1:blocked@20,cam2:blur@30,cam3:ripple@40,cam0:frozen@50,"
                     "cam4:drop@60,cam1:ok@150,cam4:ok@170,cam2:ok@190,cam3:hung@210,"
                     "cam3:ok@260,cam0:ok@280")
+#: Child log lines not worth a newcomer's attention on the terminal (still in the log files):
+#: the collector's database migration chatter.
+NOISE = re.compile(r" INFO alembic\.")
 COLORS = {"collector": "36", "simulate": "35", "agent": "33"}
 
 
@@ -90,7 +94,7 @@ class Child:
                 with self._cond:
                     self.lines.append(line.rstrip("\n"))
                     self._cond.notify_all()
-                if not self._quiet:
+                if not self._quiet and not NOISE.search(line):
                     self._out.write(prefix + line)
                     self._out.flush()
         with self._cond:
@@ -161,6 +165,17 @@ def _tokens(db_url: str) -> tuple[str, str]:
     return admin, agent
 
 
+def _lenswatch_cmd() -> str:
+    """How the user can call lenswatch from their shell (./dev installs it into .venv)."""
+    exe = Path(sys.executable).parent / "lenswatch"
+    if exe.exists():
+        try:
+            return str(exe.relative_to(Path.cwd()))
+        except ValueError:
+            return str(exe)
+    return f"{sys.executable} -m lenswatch.cli"
+
+
 def agent_config(path: Path, *, cameras: list[dict[str, Any]], collector_url: str,
                  metrics_port: int, data_dir: Path) -> Path:
     """Write the demo agent's YAML: the simulator's cameras, short timeouts, token from env."""
@@ -183,6 +198,10 @@ def agent_config(path: Path, *, cameras: list[dict[str, Any]], collector_url: st
 def run_demo(args: argparse.Namespace) -> int:
     """Start collector, simulator and agent; print URL and login; stop all on signal/duration."""
     out = sys.stdout
+    if args.schedule == DEFAULT_SCHEDULE:  # the default names cam0..cam4: keep what exists
+        args.schedule = ",".join(
+            item for item in DEFAULT_SCHEDULE.split(",")
+            if int(item.split(":")[0].removeprefix("cam")) < args.cameras)
     for noisy in ("alembic", "httpx", "httpcore"):  # our own set-up chatter is not news
         logging.getLogger(noisy).setLevel(logging.WARNING)
     data = Path(args.data_dir).resolve()
@@ -234,8 +253,8 @@ def run_demo(args: argparse.Namespace) -> int:
             "  Paste the token on the login page; it is shown only here.",
             f"  Cameras:  {', '.join(c['camera'] for c in cams)} (simulated, RTSP)",
             f"  Faults scheduled (s after start): {args.schedule.replace(',', ', ')}",
-            f"  Inject one yourself:  lenswatch simulate --control "
-            f"{json.loads(manifest.read_text())['control']} --send cam2=ripple",
+            f"  Inject one yourself:  {_lenswatch_cmd()} simulate --control "
+            f"{json.loads(manifest.read_text())['control']} --send {cams[-1]['camera']}=ripple",
             f"  Logs and data: {data}",
             "  Ctrl-C stops everything.",
             "=" * 72,
