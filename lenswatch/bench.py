@@ -273,12 +273,14 @@ def render_report(steps: list[Step], plots: list[tuple[str, str]], args: argpars
         cpu = next(ln.split(":", 1)[1].strip() for ln in
                    Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("model name"))
     lines = ["# lenswatch benchmark report", "",
-             f"Command: `lenswatch bench{' --quick' if args.quick else ''}`; box: {cpu}, "
+             f"Command: `lenswatch bench{' --quick' if args.quick else ''}"
+             f"{' --reuse' if args.reuse else ''}`; box: {cpu}, "
              f"{os.cpu_count()} cores (shared); "
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", "",
              "| benchmark | status | seconds |", "|---|---|---:|"]
     for s in steps:
-        lines.append(f"| {s.title} | {s.status} | {s.seconds:.0f} |")
+        secs = f"{s.seconds:.0f}" if s.status in ("ok",) or s.status.startswith("failed") else "–"
+        lines.append(f"| {s.title} | {s.status} | {secs} |")
     rows = by["agent"].extra.get("rows")
     if rows:
         lines += ["", "## Sizing figures", "",

@@ -204,6 +204,16 @@ def run_demo(args: argparse.Namespace) -> int:
             if int(item.split(":")[0].removeprefix("cam")) < args.cameras)
     for noisy in ("alembic", "httpx", "httpcore"):  # our own set-up chatter is not news
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from lenswatch.simulate import gstreamer_available
+
+    if not gstreamer_available():
+        # Without it the simulator can only leave clips on disk, which no agent treats as a
+        # live camera: fail now with the fix rather than show an empty dashboard.
+        out.write("lenswatch demo needs GStreamer's RTSP server for /usr/bin/python3: run "
+                  "./dev demo (it installs it), or: sudo apt-get install python3-gi "
+                  "gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good "
+                  "gstreamer1.0-plugins-bad\n")
+        return 2
     data = Path(args.data_dir).resolve()
     if data.exists() and not args.keep:
         shutil.rmtree(data)  # a fresh database and outbox every run: the demo starts clean

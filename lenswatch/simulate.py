@@ -475,8 +475,9 @@ def build_fleet(n: int, *, cache: Path | None, size: tuple[int, int], fps: int,
     mode = "rtsp" if gstreamer_available() else "file"
     if mode == "file":
         log.warning("GStreamer's RTSP server is not available to %s (install python3-gi and "
-                    "gir1.2-gst-rtsp-server-1.0): serving cameras as looping files instead; "
-                    "drop and hung are then not simulated", SYSTEM_PYTHON)
+                    "gir1.2-gst-rtsp-server-1.0): cameras are only the current clip files "
+                    "(raw H.264, switched by fault), not live streams; an agent cannot watch "
+                    "them, and drop and hung are not simulated", SYSTEM_PYTHON)
     run_dir.mkdir(parents=True, exist_ok=True)
     looks = fleet_looks(n, cache)
     cams = []
