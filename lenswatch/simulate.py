@@ -490,6 +490,10 @@ def build_fleet(n: int, *, cache: Path | None, size: tuple[int, int], fps: int,
         bar = None
     for i, look in enumerate(looks):
         kinds = ("ok", *prerender.get(f"cam{i}", ()))
+        if bar is None or bar.disable:  # no progress bar (not a terminal): say what we do
+            log.info("cam%d: clips %s from %s (rendered once, then cached in %s)", i,
+                     "+".join(kinds), Path(str(look.video or look.photo or "procedural")).name,
+                     clip_dir)
         variants = render_variants(look, kinds, clip_dir, size=size, fps=fps, seconds=seconds)
         port = port_base + i if port_base else free_port()
         cams.append(Camera(f"cam{i}", look, variants, run_dir / f"cam{i}.h264", port, fps,
