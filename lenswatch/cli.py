@@ -15,6 +15,7 @@ from lenswatch import __version__
 
 #: Modules exposing add_subcommands(subparsers), in the order shown by --help.
 PARTS = ("edge_agent.analyze", "edge_agent.cli", "collector.cli", "lenswatch.simulate",
+         "lenswatch.demo",
          "lenswatch.bench")
 
 
