@@ -81,6 +81,7 @@ class HealthSettings:
     # relative to the baseline spectrum
     ripple_peak: float = 0.85
     ripple_peak_steady: float = 0.5   # ... or this much, on the same bin two samples running
+    ripple_profile_margin: float = 0.3  # extra asked of the (noisier) row/column profiles
     # frozen: the largest cell change below this fraction of the usual change, and below
     # `frozen_abs` grey levels
     frozen_rel: float = 0.2
@@ -416,6 +417,10 @@ class CameraHealth:
             if allowed is None:
                 allowed = self._masks[key] = np.flatnonzero(~_low_freq_mask(now.shape, radius))
             score, idx = _peak(now, b.spec[key], allowed)
+            # Brightness profiles average 3-4 strips, not ~100 patches: their chance peaks
+            # run higher, so they must clear a higher bar (scores are compared on one scale).
+            if key in ("spec_rows", "spec_cols"):
+                score -= s.ripple_profile_margin
             if score > best[0]:
                 best = (score, key, idx)
         score, key, idx = best
