@@ -67,25 +67,25 @@ def is_network(url: str) -> bool:
 
 
 def classify(exc: BaseException) -> str:
-    """Map a PyAV/FFmpeg failure to the reason an operator and a crew can act on."""
+    """Map a PyAV/FFmpeg failure to the reason an operator and a crew can act on.
+
+    Exception types first; FFmpeg's wording ("Server returned 401 Unauthorized") second, and
+    never bare status numbers, which a URL's port or path can contain."""
     text = str(exc).lower()
     if isinstance(exc, av.error.ProtocolNotFoundError) or "protocol not found" in text:
         return "bad_url"
-    if isinstance(exc, av.error.HTTPUnauthorizedError | av.error.HTTPForbiddenError) or any(
-        k in text for k in ("401", "403", "unauthorized", "forbidden")
-    ):
+    if isinstance(exc, av.error.HTTPUnauthorizedError | av.error.HTTPForbiddenError) or re.search(
+            r"returned 40[13]|unauthorized|forbidden|authori[sz]ation failed", text):
         return "auth_failed"
-    if isinstance(exc, av.error.HTTPNotFoundError | av.error.FileNotFoundError | FileNotFoundError
-                  ) or any(k in text for k in ("404", "not found", "no such file")):
+    if isinstance(exc, av.error.HTTPNotFoundError | av.error.FileNotFoundError
+                  | FileNotFoundError) or re.search(r"returned 404|no such file", text):
         return "not_found"
-    if isinstance(exc, ConnectionRefusedError) or "refused" in text:
+    if isinstance(exc, ConnectionRefusedError) or "connection refused" in text:
         return "refused"
     if isinstance(exc, TimeoutError | av.error.ExitError) or any(
         k in text for k in ("timed out", "timeout", "immediate exit")
     ):
         return "timeout"
-    if isinstance(exc, av.error.InvalidDataError) or "invalid data" in text:
-        return "undecodable"
     return "undecodable"
 
 
@@ -181,20 +181,22 @@ def _sample(container, stream, ctx, url: str, interval: float, gap_limit: float,
     tb = stream.time_base
     scaler = VideoReformatter()
     tb_seconds = float(tb)
+    nominal_fps = float(stream.average_rate or stream.guessed_rate or 25)
+    held_key: float | None = None  # pts of a keyframe whose picture the decoder still holds
 
     def emit(frames, keyframe: bool) -> Iterator[Frame]:
         nonlocal t0, next_t, decoded_any
         for fr in frames:
             # Frames drained from the decoder carry no time base of their own: use the stream's.
-            if fr.pts is None:
-                continue
-            ft = float(fr.pts * tb)
+            # A raw H.264 file has no timestamps at all: count packets at the nominal rate.
+            ft = float(fr.pts * tb) if fr.pts is not None else packets_seen / nominal_fps
             if t0 is None:
                 t0 = ft
             t = ft - t0
             decoded_any = True
             if t + 1e-6 >= next_t:
-                next_t = t + interval * (0.5 if keyframe else 1.0)
+                # 0.9: a keyframe that comes a little early (timestamp jitter) still counts.
+                next_t = t + interval * (0.9 if keyframe else 1.0)
                 yield Frame(t=t, gray=thumbnail_from_frame(fr, scaler), keyframe=keyframe)
 
     def decode(pkt):
@@ -216,17 +218,29 @@ def _sample(container, stream, ctx, url: str, interval: float, gap_limit: float,
             packets_seen += 1
             # A float time base, once: PyAV builds a new Fraction on every `pkt.time_base`.
             ptime = pkt.pts * tb_seconds if pkt.pts is not None else None
+            if held_key is not None and not pkt.is_keyframe:
+                if ptime == held_key:
+                    # Another slice of the same keyframe (RTP sends one packet per slice).
+                    yield from emit(decode(pkt), keyframe=True)
+                    pending.append(pkt)
+                    continue
+                # The picture is complete: take it out of the decoder (B-frame delay).
+                held_key = None
+                yield from emit(ctx.decode(None), keyframe=True)
+                ctx.flush_buffers()
             if not keyframe_mode:
                 yield from emit(decode(pkt), keyframe=bool(pkt.is_keyframe))
             elif pkt.is_keyframe:
                 pending.clear()
                 pending.append(pkt)
                 last_key_time = ptime
+                if t0 is not None and ptime is not None and ptime - t0 + 1e-6 < next_t:
+                    continue  # not due yet: with a 4 s interval on a 2 s GOP, every other one
                 frames = decode(pkt)
-                if not frames:  # the decoder holds frames back for B-frame reordering
-                    frames = ctx.decode(None)
-                    ctx.flush_buffers()
-                yield from emit(frames, keyframe=True)
+                if frames:
+                    yield from emit(frames, keyframe=True)
+                else:
+                    held_key = ptime if ptime is not None else -1.0
             else:
                 pending.append(pkt)
                 if last_key_time is None and ptime is not None:
@@ -236,7 +250,6 @@ def _sample(container, stream, ctx, url: str, interval: float, gap_limit: float,
                     last_key_time = ptime
                 if (last_key_time is not None and ptime is not None
                         and ptime - last_key_time > gap_limit):
-                    # Keyframes are too sparse for the interval: decode everything from here.
                     # Keyframes are too sparse for the interval: decode everything from here,
                     # starting again at the buffered keyframe so later frames have a reference.
                     keyframe_mode = False
@@ -246,8 +259,8 @@ def _sample(container, stream, ctx, url: str, interval: float, gap_limit: float,
                     pending.clear()
             if not decoded_any and packets_seen > 600:
                 raise _error("undecodable", url, "600 packets but no picture decoded")
-        if not keyframe_mode:
-            yield from emit(ctx.decode(None), keyframe=False)
+        if held_key is not None or not keyframe_mode:
+            yield from emit(ctx.decode(None), keyframe=held_key is not None)
     except SourceError:
         raise
     except Exception as exc:  # noqa: BLE001 - classify and report, never crash the caller
