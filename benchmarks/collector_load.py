@@ -27,6 +27,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -346,6 +347,7 @@ def run_db(kind: str, args: argparse.Namespace) -> dict:
         return {"db": label, "phases": phases, "exactly_once": exactly_once,
                 "sent": len(sent), "stored": stored, "raw": raw}
     finally:
+        shutil.rmtree(tmp, ignore_errors=True)
         if schema:
             with admin.connect() as c:
                 c.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))

@@ -76,9 +76,10 @@ def token_create(args: argparse.Namespace) -> int:
     except (StoreError, ValueError) as exc:
         return _fail(str(exc))
     print(token)
-    print(f"token id {tid} for {args.role} '{args.agent}'. It is shown only now; store it in "
-          "the agent's config. Revoke with: lenswatch token revoke "
-          f"{tid}", file=sys.stderr)
+    where = ("store it in the agent's config" if args.role == "agent"
+             else "hand it to the person; they sign in with it at /login")
+    print(f"token id {tid} for {args.role} '{args.agent}'. It is shown only now: {where}. "
+          f"Revoke with: lenswatch token revoke {tid}", file=sys.stderr)
     return 0
 
 
