@@ -268,6 +268,7 @@ class CameraHealth:
         if self._t_first is None:
             self._t_first = t
         first_sample = fresh or self._t_last is None
+        dt = 0.0 if self._t_last is None else min(max(t - self._t_last, 0.0), 30.0)
         self._t_last = t
         verdicts = self.judge(f, first_sample)
         changes = self._hysteresis(t, verdicts, thumb)
@@ -276,7 +277,7 @@ class CameraHealth:
             if not any(v.holds for v in verdicts.values()):
                 b.learn(f, self.settings, t - self._t_first)
         elif not any(v.holds for v in verdicts.values()) and not self.raised:
-            dt = 1.0  # per-sample adaptation; sample intervals are near-constant per camera
+            # Adapt by elapsed time, so the time constant is the same at any sample interval.
             b.adapt(f, min(1.0, dt / self.settings.adapt_seconds), self._ctx["sharpness_abs"])
         return changes
 
