@@ -237,6 +237,38 @@ def plot_all(steps: dict[str, Step], out: Path) -> list[tuple[str, str]]:
         plt.close(fig)
         made.append(("latency.png", "Fault-to-alert latency distribution "
                                     "(benchmarks/fault_latency.py)"))
+    speed = steps["speed"].markdown
+    if speed:
+        rows = next((t for t in parse_tables(speed) if t and "keyframe decode" in t[0]), None)
+        ch = {m.group(1): float(m.group(2)) for m in re.finditer(
+            r"camera-health 0\.1\.0 .*? at (\d+x\d+): ([\d.]+) ms per frame", speed)}
+        plain = re.search(r"Plain per-frame NumPy/OpenCV, same features: ([\d.]+) ms", speed)
+        if rows and ch and plain:
+            pick = [r for r in rows if r["resolution"] in ch]
+            series = [
+                ("bare keyframe decode", [_num(r["keyframe decode"]) for r in pick]),
+                ("lenswatch after decode (thumbnail + detector + health)",
+                 [(_num(r["thumbnail"]) or 0) + (_num(r["monitor b16 (det + health)"]) or 0)
+                  for r in pick]),
+                ("ONNX detector, batch 16", [_num(r["detector b16"]) for r in pick]),
+                ("same features, plain NumPy/OpenCV", [float(plain.group(1))] * len(pick)),
+                ("camera-health 0.1.0", [ch[r["resolution"]] for r in pick]),
+            ]
+            fig, ax = plt.subplots(figsize=(9, 4))
+            width = 0.16
+            for k, (label, vals) in enumerate(series):
+                ax.bar([i + (k - 2) * width for i in range(len(pick))], vals, width,
+                       label=label)
+            ax.set_xticks(range(len(pick)), [r["resolution"] for r in pick])
+            ax.set_ylabel("ms of CPU per frame (one core)")
+            ax.set_title("Per-frame cost: decode, lenswatch, a plain baseline, camera-health")
+            ax.legend(fontsize=8)
+            fig.tight_layout()
+            fig.savefig(out / "speed.png", dpi=100)
+            plt.close(fig)
+            made.append(("speed.png", "Per-frame CPU of the detector stack against the decode, "
+                                      "a plain NumPy/OpenCV version and camera-health "
+                                      "(benchmarks.speed)"))
     acc = steps["accuracy"].markdown
     if acc:
         per_fault = next((t for t in parse_tables(acc) if t and "recall" in t[0]
