@@ -162,9 +162,7 @@ def run_collector(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (`python -m collector ...`) until lenswatch.cli wires us in."""
-    parser = argparse.ArgumentParser(prog="lenswatch")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_subcommands(sub)
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    """`python -m collector ...` is the same command line as `lenswatch ...`."""
+    from lenswatch.cli import main as lenswatch_main
+
+    return lenswatch_main(argv)

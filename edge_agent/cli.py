@@ -59,9 +59,7 @@ def add_subcommands(subparsers: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (`python -m edge_agent agent --config ...`)."""
-    parser = argparse.ArgumentParser(prog="lenswatch")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_subcommands(sub)
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    """`python -m edge_agent ...` is the same command line as `lenswatch ...`."""
+    from lenswatch.cli import main as lenswatch_main
+
+    return lenswatch_main(argv)
