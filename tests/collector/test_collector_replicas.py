@@ -16,12 +16,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 from collector_helpers import launch_server, make_tokens, state_change, wait_ready
-from conftest import _truncate_pg
 from sqlalchemy import func, select
 
 from collector.schema import events, tickets
 from collector.store import open_store
 from collector.webhooks import sign
+from tests.collector.conftest import _truncate_pg
 
 SECRET = "s3cret-webhook-key-0123456789"
 
