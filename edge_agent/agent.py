@@ -355,11 +355,7 @@ class Agent:
                 self._on_failure(key, "undecodable", f"{type(exc).__name__}: {exc}",
                                  had_frames=had_frames)
             finally:
-                if it is not None and hasattr(it, "close"):
-                    try:
-                        it.close()
-                    except Exception:  # noqa: BLE001 - closing a broken stream may fail too
-                        log.debug("camera %s: close failed", key, exc_info=True)
+                _close(key, it)
             self._stop.wait(backoff.next())
 
     # -- patrol mode -------------------------------------------------------------------------
@@ -411,11 +407,7 @@ class Agent:
             self._on_failure(key, "undecodable", f"{type(exc).__name__}: {exc}",
                              had_frames=False)
         finally:
-            if it is not None and hasattr(it, "close"):
-                try:
-                    it.close()
-                except Exception:  # noqa: BLE001
-                    log.debug("camera %s: close failed", key, exc_info=True)
+            _close(key, it)
         return False
 
     # -- analysis ----------------------------------------------------------------------------
@@ -606,3 +598,12 @@ class Agent:
                 "last_delivery": iso_utc(self.uplink.last_success)
                 if self.uplink.last_success else None}
         return not problems, body
+
+
+def _close(key: str, it: object) -> None:
+    """Close a camera's frame iterator; closing a broken stream may fail too, harmlessly."""
+    if it is not None and hasattr(it, "close"):
+        try:
+            it.close()
+        except Exception:  # noqa: BLE001
+            log.debug("camera %s: close failed", key, exc_info=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
@@ -94,11 +94,6 @@ class HealthSettings:
         unknown = set(self.faults) - set(PICTURE_FAULTS)
         if unknown:
             raise ValueError(f"unknown fault(s) {sorted(unknown)}; known: {list(PICTURE_FAULTS)}")
-
-    @classmethod
-    def field_names(cls) -> list[str]:
-        """Names a config file may set (the agent validates its `detection:` keys with it)."""
-        return [f.name for f in fields(cls)]
 
 
 @dataclass(slots=True)
