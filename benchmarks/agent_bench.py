@@ -58,10 +58,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+#: Clients measured per stream, in this order; the bare ones by their bare_worker mode.
+CLIENTS = ("bare-key", "bare-key-agent", "all-frames", "agent")
+BARE_MODES = {"bare-key": "key", "bare-key-agent": "key-agent", "all-frames": "all"}
+
+
 # -- the bare PyAV clients (run as a subprocess: `agent_bench.py bare URL N MODE`) -----------
 
-def bare_worker(url: str, n: int, mode: str) -> None:
-    """N threads reading the stream; prints the running count of keyframes on demand."""
+#: The agent's own ingest settings (edge_agent.sources), for the "same settings" bare client:
+#: the read timeout in FFmpeg's socket layer instead of PyAV's interrupt callback, and
+#: keyframes decoded without the deblocking filter.
+AGENT_OPTIONS = {**OPTIONS, "timeout": "5000000"}
+
+
+def bare_worker(url: str, n: int, mode: str, every: int = 1) -> None:
+    """N threads reading the stream; prints the running count of samples on demand.
+
+    mode: "key" (plain PyAV, default decoder), "key-agent" (the agent's decoder and timeout
+    settings), "all" (decode every frame). A sample is every `every`-th keyframe (the sample
+    interval in GOPs); the keyframe modes decode only those."""
     import av
 
     count = [0]
@@ -70,15 +85,25 @@ def bare_worker(url: str, n: int, mode: str) -> None:
     def one() -> None:
         while True:
             try:
-                c = av.open(url, options=OPTIONS, timeout=(5, 5))
+                if mode == "key-agent":
+                    c = av.open(url, options=AGENT_OPTIONS, timeout=(5, None))
+                else:
+                    c = av.open(url, options=OPTIONS, timeout=(5, 5))
                 st = c.streams.video[0]
                 ctx = st.codec_context
                 ctx.thread_type = "NONE"
+                if mode == "key-agent":
+                    ctx.options = {"skip_loop_filter": "all"}
+                keys = 0
                 for pkt in c.demux(st):
                     if pkt.size == 0:
                         continue
-                    if mode == "key":
-                        if not pkt.is_keyframe:
+                    due = False
+                    if pkt.is_keyframe:
+                        due = keys % every == 0
+                        keys += 1
+                    if mode != "all":
+                        if not due:
                             continue
                         frames = ctx.decode(pkt)
                         for f in frames:
@@ -86,7 +111,7 @@ def bare_worker(url: str, n: int, mode: str) -> None:
                     else:
                         for f in ctx.decode(pkt):
                             f.planes[0]
-                    if pkt.is_keyframe:
+                    if due:
                         with lock:
                             count[0] += 1
             except Exception as exc:  # noqa: BLE001
@@ -104,8 +129,9 @@ def bare_worker(url: str, n: int, mode: str) -> None:
 
 
 class BareClient:
-    def __init__(self, url: str, n: int, mode: str) -> None:
-        self.p = subprocess.Popen([sys.executable, __file__, "bare", url, str(n), mode],
+    def __init__(self, url: str, n: int, mode: str, every: int = 1) -> None:
+        self.p = subprocess.Popen([sys.executable, __file__, "bare", url, str(n), mode,
+                                   str(every)],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def samples(self) -> int:
@@ -120,7 +146,8 @@ class BareClient:
 
 
 class AgentClient:
-    def __init__(self, url: str, n: int, workdir: Path, collector_url: str) -> None:
+    def __init__(self, url: str, n: int, workdir: Path, collector_url: str,
+                 interval: float = GOP_S) -> None:
         import yaml
 
         self.mport = free_port()
@@ -131,7 +158,7 @@ class AgentClient:
                       "mode": "continuous", "max_open_streams": max(64, n)},
             "collector": {"url": collector_url, "token": "${LENSWATCH_TOKEN}"},
             "outbox": {"heartbeat_interval": 30},
-            "defaults": {"sample_interval": GOP_S, "signal_loss_grace": 20},
+            "defaults": {"sample_interval": interval, "signal_loss_grace": 20},
             "cameras": cams,
         }
         path = workdir / "edge.yaml"
@@ -206,6 +233,9 @@ def make_clips(data: Path, names: list[str], seconds: float) -> dict[str, Path]:
 def run(args: argparse.Namespace) -> list[dict]:
     data = ROOT / "benchmarks" / "data"
     names = args.resolutions
+    every = max(1, round(args.interval / GOP_S))
+    if abs(every * GOP_S - args.interval) > 1e-6:
+        raise SystemExit(f"--interval must be a multiple of the {GOP_S:g} s GOP")
     clips = make_clips(data, names, args.clip_seconds)
     port = free_port()
     cmd = ["/usr/bin/python3", str(ROOT / "edge_agent" / "rtsp_server.py"), "--port",
@@ -226,23 +256,25 @@ def run(args: argparse.Namespace) -> list[dict]:
         for name in names:
             n = args.cameras.get(name, 16)
             url = f"rtsp://127.0.0.1:{port}/{name}"
-            row: dict = {"resolution": name, "cameras": n}
-            for label in ("bare-key", "all-frames", "agent"):
+            row: dict = {"resolution": name, "cameras": n, "interval": args.interval}
+            for label in CLIENTS:
                 if label == "agent":
                     d = work / f"agent_{name}"
                     if d.exists():
                         for f in d.iterdir():
                             f.unlink()
                     d.mkdir(exist_ok=True)
-                    client = AgentClient(url, n, d, f"http://127.0.0.1:{ing_port}")
+                    client = AgentClient(url, n, d, f"http://127.0.0.1:{ing_port}",
+                                         args.interval)
                 else:
-                    client = BareClient(url, n, "key" if label == "bare-key" else "all")
+                    client = BareClient(url, n, BARE_MODES[label], every)
                 m = measure(client, args.warmup, args.window)
                 per_sample = m["cpu"] / max(1, m["samples"])
-                # One sample per GOP per camera: a core sustains GOP / (CPU per sample) cameras.
-                # (Not N x wall / CPU: a client that cannot keep up, like decoding every frame
-                # of 16 x 1080p on this box, would look cheaper than it is.)
-                per_core = GOP_S / per_sample if per_sample > 0 else float("inf")
+                # One sample per interval per camera: a core sustains interval / (CPU per
+                # sample) cameras. (Not N x wall / CPU: a client that cannot keep up, like
+                # decoding every frame of 16 x 1080p on this box, would look cheaper than
+                # it is.)
+                per_core = args.interval / per_sample if per_sample > 0 else float("inf")
                 row[label] = {**m, "cpu_per_sample_ms": per_sample * 1000,
                               "cameras_per_core": per_core}
                 print(f"{name:8s} {label:10s} N={n:3d} samples={m['samples']:5d} "
@@ -251,6 +283,8 @@ def run(args: argparse.Namespace) -> list[dict]:
                       flush=True)
             row["ratio"] = (row["agent"]["cpu_per_sample_ms"]
                             / row["bare-key"]["cpu_per_sample_ms"])
+            row["ratio_same"] = (row["agent"]["cpu_per_sample_ms"]
+                                 / row["bare-key-agent"]["cpu_per_sample_ms"])
             rows.append(row)
     finally:
         server.terminate()
@@ -269,32 +303,46 @@ def render(rows: list[dict], args: argparse.Namespace) -> str:
                 break
     except OSError:
         pass
+    interval = rows[0].get("interval", GOP_S) if rows else GOP_S
+    every = max(1, round(interval / GOP_S))
+    sampling = "per keyframe" if every == 1 else f"every {every} keyframes ({interval:g} s)"
+    command = "benchmarks/agent_bench.py --write" + (
+        "" if every == 1 else f" --interval {interval:g}")
     lines = [
-        "## Edge agent",
+        heading(interval),
         "",
-        "Command: `/work/venv/bin/python benchmarks/agent_bench.py --write` "
+        f"Command: `.venv/bin/python {command}` "
         "(any Python with the project installed; /usr/bin/python3 must have python3-gi).",
         "",
         f"Box: {cpu}, {os.cpu_count()} cores shared with other work; "
         f"Python {platform.python_version()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."
         f" Streams: H.264 {FPS} fps, GOP {GOP_S:g} s, no B-frames, from GStreamer's RTSP "
-        f"server over TCP on loopback; one sample per keyframe; {args.window:g} s window after "
-        f"{args.warmup:g} s warm-up per client.",
+        f"server over TCP on loopback; one sample {sampling}; {args.window:g} s window "
+        f"after {args.warmup:g} s warm-up per client.",
         "",
         "CPU per camera-sample (user+system of the client process over the window, divided "
-        "by the samples it produced) and cameras per core (= 2 s GOP / CPU per sample), same "
-        "streams, same run:",
+        f"by the samples it produced) and cameras per core (= {interval:g} s sample interval / "
+        "CPU per sample), same streams, same run. *Bare PyAV keyframes* is the plain "
+        "keyframe-only decode with FFmpeg's default decoder settings (the baseline of the "
+        "targets); *same settings* decodes the same keyframes with the agent's settings "
+        "(no deblocking filter on keyframes decoded alone, read timeout in FFmpeg's socket "
+        "layer rather than PyAV's interrupt callback; see edge_agent/sources.py):",
         "",
-        "| stream | N | bare PyAV keyframes | bare PyAV every frame | agent end-to-end | "
-        "agent / bare keyframes |",
-        "|---|---|---|---|---|---|",
+        "| stream | N | bare PyAV keyframes | bare PyAV keyframes, same settings | "
+        "bare PyAV every frame | agent end-to-end | agent / bare keyframes | "
+        "agent / bare, same settings |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         def cell(k: str, r: dict = r) -> str:
+            if k not in r:
+                return "-"
             return (f"{r[k]['cpu_per_sample_ms']:.2f} ms, "
                     f"{r[k]['cameras_per_core']:.0f} cams/core")
+        same = f"{r['ratio_same']:.2f}x" if "ratio_same" in r else "-"
         lines.append(f"| {r['resolution']} | {r['cameras']} | {cell('bare-key')} | "
-                     f"{cell('all-frames')} | {cell('agent')} | {r['ratio']:.2f}x |")
+                     f"{cell('bare-key-agent')} | {cell('all-frames')} | {cell('agent')} | "
+                     f"{r['ratio']:.2f}x | {same} |")
     lines += ["", "Where the agent's CPU per sample goes (from its own /metrics over the same "
               "window): decode = thread CPU of demux + keyframe decode + thumbnail; detect = "
               "the pipeline Monitor (ONNX feature graph + per-camera judgement); rest = "
@@ -328,14 +376,29 @@ def render(rows: list[dict], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def heading(interval: float) -> str:
+    """The RESULTS.md section a run belongs to: one per sample interval."""
+    if abs(interval - GOP_S) < 1e-6:
+        return "## Edge agent"
+    return f"## Edge agent, {interval:g} s sample interval"
+
+
 def write_section(text: str) -> None:
     path = ROOT / "benchmarks" / "RESULTS.md"
     old = path.read_text() if path.exists() else ""
-    if "## Edge agent" in old:
-        head, _, rest = old.partition("## Edge agent")
+    title = text.split("\n", 1)[0]
+    start = old.find(title + "\n")
+    if start >= 0:
+        head, rest = old[:start], old[start + len(title):]
         nxt = rest.find("\n## ")
         tail = rest[nxt + 1:] if nxt >= 0 else ""
         new = head + text + ("\n" + tail if tail else "")
+    elif "\n## Edge agent\n" in old:
+        # A new interval's section goes right after the main one, not at the end of the file.
+        start = old.find("\n## Edge agent\n") + 1
+        nxt = old.find("\n## ", start + 3)
+        cut = nxt + 1 if nxt >= 0 else len(old)
+        new = old[:cut].rstrip("\n") + "\n\n" + text + ("\n" + old[cut:] if nxt >= 0 else "")
     else:
         new = (old.rstrip() + "\n\n" if old.strip() else "") + text
     path.write_text(new)
@@ -343,7 +406,8 @@ def write_section(text: str) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "bare":
-        bare_worker(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+        bare_worker(sys.argv[2], int(sys.argv[3]), sys.argv[4],
+                    int(sys.argv[5]) if len(sys.argv) > 5 else 1)
         return
     ap = argparse.ArgumentParser(description="edge agent benchmark")
     ap.add_argument("--quick", action="store_true", help="fewer cameras, shorter windows")
@@ -352,6 +416,8 @@ def main() -> None:
     ap.add_argument("--window", type=float, default=30.0)
     ap.add_argument("--warmup", type=float, default=8.0)
     ap.add_argument("--clip-seconds", type=float, default=8.0)
+    ap.add_argument("--interval", type=float, default=GOP_S,
+                    help="sample interval in seconds, a multiple of the 2 s GOP (default 2)")
     ap.add_argument("--cameras", type=json.loads,
                     default={"1080p": 16, "720p": 24, "704x576": 32},
                     help='JSON, e.g. \'{"1080p": 16}\'')
@@ -361,8 +427,10 @@ def main() -> None:
     if args.render_only:
         rows = json.loads((ROOT / "benchmarks" / "data" / "agent_bench.json").read_text())
         for r in rows:
-            for k in ("bare-key", "all-frames", "agent"):
-                r[k]["cameras_per_core"] = GOP_S / (r[k]["cpu_per_sample_ms"] / 1000)
+            for k in CLIENTS:
+                if k in r:
+                    r[k]["cameras_per_core"] = (r.get("interval", GOP_S)
+                                                / (r[k]["cpu_per_sample_ms"] / 1000))
         text = render(rows, args)
         print(text)
         if args.write:
