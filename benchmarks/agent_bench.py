@@ -66,16 +66,16 @@ BARE_MODES = {"bare-key": "key", "bare-key-agent": "key-agent", "all-frames": "a
 # -- the bare PyAV clients (run as a subprocess: `agent_bench.py bare URL N MODE`) -----------
 
 #: The agent's own ingest settings (edge_agent.sources), for the "same settings" bare client:
-#: the read timeout in FFmpeg's socket layer instead of PyAV's interrupt callback, and
-#: keyframes decoded without the deblocking filter.
+#: the read timeout in FFmpeg's socket layer instead of PyAV's interrupt callback, keyframes
+#: decoded without the deblocking filter, and reads paced by sources.ReadPacer.
 AGENT_OPTIONS = {**OPTIONS, "timeout": "5000000"}
 
 
 def bare_worker(url: str, n: int, mode: str, every: int = 1) -> None:
     """N threads reading the stream; prints the running count of samples on demand.
 
-    mode: "key" (plain PyAV, default decoder), "key-agent" (the agent's decoder and timeout
-    settings), "all" (decode every frame). A sample is every `every`-th keyframe (the sample
+    mode: "key" (plain PyAV, default decoder), "key-agent" (the agent's decoder, timeout and
+    pacing settings), "all" (decode every frame). A sample is every `every`-th keyframe (the sample
     interval in GOPs); the keyframe modes decode only those."""
     import av
 
@@ -95,9 +95,17 @@ def bare_worker(url: str, n: int, mode: str, every: int = 1) -> None:
                 if mode == "key-agent":
                     ctx.options = {"skip_loop_filter": "all"}
                 keys = 0
+                pacer = None
+                if mode == "key-agent":
+                    from edge_agent.sources import ReadPacer
+
+                    pacer = ReadPacer()
+                tb = float(st.time_base)
                 for pkt in c.demux(st):
                     if pkt.size == 0:
                         continue
+                    if pacer is not None:
+                        pacer.after(pkt.pts * tb if pkt.pts is not None else None, pkt.size)
                     due = False
                     if pkt.is_keyframe:
                         due = keys % every == 0
@@ -324,9 +332,10 @@ def render(rows: list[dict], args: argparse.Namespace) -> str:
         f"by the samples it produced) and cameras per core (= {interval:g} s sample interval / "
         "CPU per sample), same streams, same run. *Bare PyAV keyframes* is the plain "
         "keyframe-only decode with FFmpeg's default decoder settings (the baseline of the "
-        "targets); *same settings* decodes the same keyframes with the agent's settings "
-        "(no deblocking filter on keyframes decoded alone, read timeout in FFmpeg's socket "
-        "layer rather than PyAV's interrupt callback; see edge_agent/sources.py):",
+        "targets); *same settings* decodes the same keyframes with the agent's ingest "
+        "settings (no deblocking filter on keyframes decoded alone, the read timeout in "
+        "FFmpeg's socket layer rather than PyAV's interrupt callback, reads paced by "
+        "ReadPacer; see edge_agent/sources.py):",
         "",
         "| stream | N | bare PyAV keyframes | bare PyAV keyframes, same settings | "
         "bare PyAV every frame | agent end-to-end | agent / bare keyframes | "
@@ -372,7 +381,8 @@ def render(rows: list[dict], args: argparse.Namespace) -> str:
         lines.append(line)
     lines += ["", "The box is shared with other engineers' work, so figures move between runs; "
               "rerun the command to compare like with like."]
-    lines += ["", "Raw figures: `benchmarks/data/agent_bench.json` (not committed).", ""]
+    raw = "agent_bench.json" if every == 1 else f"agent_bench_{interval:g}s.json"
+    lines += ["", f"Raw figures: `benchmarks/data/{raw}` (not committed).", ""]
     return "\n".join(lines)
 
 
@@ -424,8 +434,12 @@ def main() -> None:
     ap.add_argument("--render-only", action="store_true",
                     help="re-render the table from benchmarks/data/agent_bench.json")
     args = ap.parse_args()
+    # Other intervals get their own file: `lenswatch bench` reads agent_bench.json as 2 s.
+    raw = ROOT / "benchmarks" / "data" / (
+        "agent_bench.json" if abs(args.interval - GOP_S) < 1e-6
+        else f"agent_bench_{args.interval:g}s.json")
     if args.render_only:
-        rows = json.loads((ROOT / "benchmarks" / "data" / "agent_bench.json").read_text())
+        rows = json.loads(raw.read_text())
         for r in rows:
             for k in CLIENTS:
                 if k in r:
@@ -441,7 +455,7 @@ def main() -> None:
         args.cameras = {k: max(2, v // 4) for k, v in args.cameras.items()}
     rows = run(args)
     (ROOT / "benchmarks" / "data").mkdir(parents=True, exist_ok=True)
-    (ROOT / "benchmarks" / "data" / "agent_bench.json").write_text(json.dumps(rows, indent=1))
+    raw.write_text(json.dumps(rows, indent=1))
     text = render(rows, args)
     print(text)
     if args.write:

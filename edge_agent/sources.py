@@ -25,6 +25,9 @@ from av.video.reformatter import VideoReformatter
 from pipeline.frames import THUMB_H, THUMB_W
 
 _NETWORK = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
+#: Live sources over TCP (RTSP is forced to TCP here), whose reads ReadPacer may space out:
+#: TCP holds what arrives meanwhile, where a UDP socket could overflow and drop it.
+_PACED = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "tcp://")
 
 REASONS = ("refused", "timeout", "auth_failed", "not_found", "ended", "undecodable", "bad_url")
 
@@ -237,7 +240,7 @@ def open_source(
 
     Keyframes decoded alone skip H.264/HEVC's in-loop deblocking filter unless
     `deblock_keyframes` (see keyframe_decoder); every-frame decoding always runs it. A live
-    stream is read in bursts a few times a second (ReadPacer) unless `pace` is false.
+    stream over TCP is read in bursts a few times a second (ReadPacer) unless `pace` is false.
     """
     if not url or not isinstance(url, str):
         raise _error("bad_url", str(url), "empty camera URL")
@@ -271,7 +274,8 @@ def open_source(
         ctx.thread_type = "NONE"  # one camera, one core: threads cost more than they save here
         key_ctx = ctx if deblock_keyframes else keyframe_decoder(ctx)
         yield from _sample(container, stream, ctx, key_ctx, url, sample_interval, gap_limit,
-                           max_buffered_packets, ReadPacer() if network and pace else None)
+                           max_buffered_packets,
+                           ReadPacer() if pace and url.lower().startswith(_PACED) else None)
     finally:
         container.close()
 
