@@ -20,7 +20,7 @@ import av.error
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from pipeline.frames import THUMB_H, THUMB_W
+from pipeline.frames import THUMB_H, THUMB_W, native_mosaic
 
 _NETWORK = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
 
@@ -38,11 +38,15 @@ class SourceError(Exception):
 
 @dataclass(slots=True)
 class Frame:
-    """One sampled picture: `t` in seconds from the first decoded frame of this connection."""
+    """One sampled picture: `t` in seconds from the first decoded frame of this connection.
+
+    `gray` is the analysis thumbnail; `native` the picture's full-resolution patches
+    (pipeline.frames.native_mosaic), for interference finer than the thumbnail holds."""
 
     t: float
     gray: np.ndarray
     keyframe: bool
+    native: np.ndarray | None = None
 
 
 def mask_url(url: str) -> str:
@@ -123,6 +127,27 @@ def thumbnail_from_frame(frame: av.VideoFrame,
     return np.ascontiguousarray(rows[:, :THUMB_W])
 
 
+#: Pixel formats whose first plane is 8-bit luma: the gray picture without a conversion.
+_LUMA_FIRST = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p",
+                         "yuv440p", "yuvj440p", "yuv411p", "yuv410p", "nv12", "nv21", "nv16",
+                         "gray"})
+
+
+def native_from_frame(frame: av.VideoFrame) -> np.ndarray:
+    """The native-resolution patches of a decoded picture, sliced from its Y plane.
+
+    No full-size copy: the patches are gathered straight from the decoder's buffer (about
+    15 us at 1080p). A picture in another format (RGB from an MJPEG camera, 10-bit) is
+    converted to gray first, which costs a full-size pass but is rare."""
+    if frame.format.name in _LUMA_FIRST:
+        plane = frame.planes[0]
+        rows = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)
+        y = rows[:frame.height, :frame.width]
+    else:
+        y = frame.to_ndarray(format="gray")
+    return native_mosaic(y)
+
+
 def open_source(
     url: str,
     *,
@@ -197,7 +222,8 @@ def _sample(container, stream, ctx, url: str, interval: float, gap_limit: float,
             if t + 1e-6 >= next_t:
                 # 0.9: a keyframe that comes a little early (timestamp jitter) still counts.
                 next_t = t + interval * (0.9 if keyframe else 1.0)
-                yield Frame(t=t, gray=thumbnail_from_frame(fr, scaler), keyframe=keyframe)
+                yield Frame(t=t, gray=thumbnail_from_frame(fr, scaler), keyframe=keyframe,
+                            native=native_from_frame(fr))
 
     def decode(pkt):
         nonlocal bad_packets

@@ -19,7 +19,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from pipeline.frames import CELL, GRID_H, GRID_W, THUMB_H, THUMB_W
+from pipeline.frames import CELL, GRID_H, GRID_W, MOSAIC_H, MOSAIC_W, NATIVE, THUMB_H, THUMB_W
 
 OPSET = 17
 FINE = 16    # Welch patches at full scale: periods of 2 to 16 thumbnail pixels (fine moire)
@@ -170,6 +170,19 @@ def _grad_cells(g: _Graph, x: str, h: int, w: int, k: int, name: str) -> str:
     return g.op("Reshape", [total, c("o", [-1, gh * gw])], name)
 
 
+def _native_spectrum(g: _Graph) -> tuple[onnx.ValueInfoProto, onnx.ValueInfoProto]:
+    """Welch spectrum of the native-resolution patches (pipeline.frames.native_mosaic): the
+    caller tiles NATIVE x NATIVE patches of the decoded picture into one small image, so the
+    same Welch average as `spec_fine` runs on it with one patch per tile. It sees lines 2-16
+    camera pixels apart, which the thumbnail's 2-6x area downscale averages away. Kept in its
+    own input and output so the rest of the graph does not depend on it."""
+    _welch(g, "native", MOSAIC_H, MOSAIC_W, NATIVE, 1, "native")
+    m = NATIVE // 2 + 1
+    return (helper.make_tensor_value_info("native", TensorProto.FLOAT,
+                                          ["N", 1, MOSAIC_H, MOSAIC_W]),
+            helper.make_tensor_value_info("spec_native", TensorProto.FLOAT, ["N", m, m]))
+
+
 def build() -> onnx.ModelProto:
     """The feature graph: a thumbnail and the camera's previous half-scale picture in."""
     g = _Graph()
@@ -199,6 +212,7 @@ def build() -> onnx.ModelProto:
     # Rolling bars drift: the change since the last sample holds them without the scene,
     # which is what makes faint ones visible (a still scene cancels, a passer-by is local).
     _profile_spectrum(g, change, h // 2, w // 2, True, 4, "drift")
+    native_in, native_out = _native_spectrum(g)
 
     cells = GRID_H * GRID_W
     outputs = [
@@ -213,15 +227,18 @@ def build() -> onnx.ModelProto:
         helper.make_tensor_value_info("spec_cols", TensorProto.FLOAT, ["N", w // 4 + 1]),
         helper.make_tensor_value_info("spec_drift", TensorProto.FLOAT, ["N", h // 4 + 1]),
         helper.make_tensor_value_info("half", TensorProto.FLOAT, ["N", 1, h // 2, w // 2]),
+        native_out,
     ]
     inputs = [helper.make_tensor_value_info(frame, TensorProto.FLOAT, ["N", 1, h, w]),
-              helper.make_tensor_value_info(prev, TensorProto.FLOAT, ["N", 1, h // 2, w // 2])]
+              helper.make_tensor_value_info(prev, TensorProto.FLOAT, ["N", 1, h // 2, w // 2]),
+              native_in]
     graph = helper.make_graph(g.nodes, "lenswatch_features", inputs, outputs, g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="lenswatch models/build.py")
     model.ir_version = 8
     model.doc_string = ("lenswatch feature graph: per-cell brightness, saturation, gradient "
-                        "energy at 3 scales, frame difference; Welch spectra; profile spectra.")
+                        "energy at 3 scales, frame difference; Welch spectra (thumbnail and "
+                        "native-resolution patches); profile spectra.")
     onnx.checker.check_model(model)
     return model
 

@@ -16,7 +16,7 @@ import numpy as np
 import onnxruntime as ort
 
 from models import FEATURES_MODEL
-from pipeline.frames import THUMB_H, THUMB_W, half_scale
+from pipeline.frames import MOSAIC_H, MOSAIC_W, THUMB_H, THUMB_W, half_scale, native_mosaic
 
 HALF_H, HALF_W = THUMB_H // 2, THUMB_W // 2
 
@@ -37,13 +37,14 @@ class Features:
     spec_cols: np.ndarray    # log amplitude of the column-mean profile
     spec_drift: np.ndarray   # log amplitude of the row profile of the change since last sample
     half: np.ndarray         # the half-scale picture: the camera's `prev` for its next sample
+    spec_native: np.ndarray  # log amplitude, 16-px Welch patches at the camera's resolution
 
 
 _FIELDS = {
     "cell_mean": "mean", "cell_sat": "sat", "cell_g1": "g1", "cell_g2": "g2", "cell_g4": "g4",
     "cell_diff": "diff", "spec_fine": "spec_fine", "spec_coarse": "spec_coarse",
     "spec_rows": "spec_rows", "spec_cols": "spec_cols", "spec_drift": "spec_drift",
-    "half": "half",
+    "half": "half", "spec_native": "spec_native",
 }
 
 
@@ -67,11 +68,14 @@ class Detector:
         self.session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
         self.outputs = [o.name for o in self.session.get_outputs()]
 
-    def run(self, frames: np.ndarray, prevs: np.ndarray | None = None) -> list[Features]:
+    def run(self, frames: np.ndarray, prevs: np.ndarray | None = None,
+            natives: np.ndarray | None = None) -> list[Features]:
         """Features for N thumbnails (N x 192 x 320, uint8 or float).
 
         `prevs` holds each camera's previous sample as returned in `Features.half`
-        (N x 96 x 160); None (a first sample) compares each frame with itself.
+        (N x 96 x 160); None (a first sample) compares each frame with itself. `natives`
+        holds each picture's native-resolution patches (pipeline.frames.native_mosaic,
+        N x 64 x 128); None takes them from the thumbnails, for callers that have no more.
         """
         n = len(frames)
         if frames.shape[1:] != (THUMB_H, THUMB_W):
@@ -79,8 +83,11 @@ class Detector:
         frame = frames.astype(np.float32).reshape(n, 1, THUMB_H, THUMB_W)
         if prevs is None:
             prevs = np.stack([half_scale(f) for f in frames])
+        if natives is None:
+            natives = np.stack([native_mosaic(f) for f in frames])
         feed = {"frame": frame,
-                "prev": np.asarray(prevs, np.float32).reshape(n, 1, HALF_H, HALF_W)}
+                "prev": np.asarray(prevs, np.float32).reshape(n, 1, HALF_H, HALF_W),
+                "native": np.asarray(natives, np.float32).reshape(n, 1, MOSAIC_H, MOSAIC_W)}
         outs = dict(zip(self.outputs, self.session.run(None, feed), strict=True))
         cols = {_FIELDS[k]: v for k, v in outs.items()}
         return [Features(**{k: v[i] for k, v in cols.items()}) for i in range(len(frames))]

@@ -31,7 +31,7 @@ _EPS = 1e-6
 #: How much a ripple's bin may sit below a clear peak of the current spectrum: faint long bars
 #: ride on the scene's steep low-frequency slope and barely top their neighbours.
 PEAK_SLACK = 0.4
-SPECTRA = ("spec_fine", "spec_coarse", "spec_rows", "spec_cols", "spec_drift")
+SPECTRA = ("spec_fine", "spec_coarse", "spec_rows", "spec_cols", "spec_drift", "spec_native")
 
 
 @dataclass(slots=True)
@@ -404,7 +404,7 @@ class CameraHealth:
         s = self.settings
         b = self.baseline
         best = (-np.inf, "", ())
-        for key, radius in (("spec_fine", 1.5), ("spec_coarse", 1.5),
+        for key, radius in (("spec_fine", 1.5), ("spec_coarse", 1.5), ("spec_native", 1.5),
                             ("spec_rows", 2.5), ("spec_cols", 2.5), ("spec_drift", 2.5)):
             if key == "spec_drift" and first_sample:
                 continue
@@ -516,7 +516,7 @@ class CameraHealth:
 
 def _period(key: str, idx: tuple[int, ...]) -> float | None:
     """The stripe period in thumbnail pixels, for the evidence a crew reads."""
-    if key == "spec_fine":
+    if key in ("spec_fine", "spec_native"):  # spec_native: in the camera's own pixels
         n, scale = 16, 1
     elif key == "spec_coarse":
         n, scale = 32, 2

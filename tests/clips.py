@@ -221,6 +221,9 @@ def recipes(onset: float = 20.0, width: int = 704, height: int = 576, seconds: f
         ("ripple_diagonal", 14.0, 35.0, 12.0, 0.0),
         ("ripple_diagonal_faint", 11.0, 120.0, 6.0, 0.5),
         ("ripple_moire", 5.0, 75.0, 15.0, 0.0),
+        # Faint lines finer than the analysis thumbnail holds: 2.2 px apart on a picture
+        # scaled 2x down to 192 rows, the area average all but cancels them.
+        ("ripple_fine_lines_faint", 2.2, 93.0, 5.0, 0.8),
     ):
         g = stripes(w, h, period, angle, 0.0)
         g2 = stripes(w, h, period * 1.1, -angle, 0.0) if "moire" in name else None
