@@ -41,12 +41,15 @@ class Frame:
     """One sampled picture: `t` in seconds from the first decoded frame of this connection.
 
     `gray` is the analysis thumbnail; `native` the picture's full-resolution patches
-    (pipeline.frames.native_mosaic), for interference finer than the thumbnail holds."""
+    (pipeline.frames.native_mosaic), for interference finer than the thumbnail holds;
+    `chroma` the picture's mean colour (Cb - 128, Cr - 128), None when the format has no
+    chroma planes to read cheaply."""
 
     t: float
     gray: np.ndarray
     keyframe: bool
     native: np.ndarray | None = None
+    chroma: np.ndarray | None = None
 
 
 def mask_url(url: str) -> str:
@@ -148,6 +151,32 @@ def native_from_frame(frame: av.VideoFrame) -> np.ndarray:
     return native_mosaic(y)
 
 
+#: Planar formats whose second and third planes are Cb and Cr.
+_PLANAR_CHROMA = frozenset(f for f in _LUMA_FIRST if not f.startswith(("nv", "gray")))
+#: Sample every 8th chroma pixel each way: ~2,000 samples at 1080p, a few microseconds.
+_CHROMA_STEP = 8
+
+
+def chroma_from_frame(frame: av.VideoFrame) -> np.ndarray | None:
+    """The picture's mean colour as (Cb - 128, Cr - 128), from a sparse grid of the decoded
+    chroma planes: paint or a coloured film over the lens tints the whole view, which the
+    gray thumbnail cannot tell from fog. None for formats without separate chroma planes."""
+    name = frame.format.name
+    if name in _PLANAR_CHROMA:
+        out = []
+        for plane in frame.planes[1:3]:
+            rows = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)
+            out.append(float(rows[:plane.height:_CHROMA_STEP, :plane.width:_CHROMA_STEP].mean()))
+        return np.array(out, np.float32) - 128.0
+    if name in ("nv12", "nv21"):
+        plane = frame.planes[1]
+        rows = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)
+        uv = rows[:plane.height:_CHROMA_STEP, :2 * plane.width].reshape(-1, plane.width, 2)
+        m = uv[:, ::_CHROMA_STEP].reshape(-1, 2).mean(axis=0) - 128.0
+        return np.array(m if name == "nv12" else m[::-1], np.float32)
+    return None
+
+
 def open_source(
     url: str,
     *,
@@ -223,7 +252,7 @@ def _sample(container, stream, ctx, url: str, interval: float, gap_limit: float,
                 # 0.9: a keyframe that comes a little early (timestamp jitter) still counts.
                 next_t = t + interval * (0.9 if keyframe else 1.0)
                 yield Frame(t=t, gray=thumbnail_from_frame(fr, scaler), keyframe=keyframe,
-                            native=native_from_frame(fr))
+                            native=native_from_frame(fr), chroma=chroma_from_frame(fr))
 
     def decode(pkt):
         nonlocal bad_packets

@@ -38,6 +38,9 @@ class Features:
     spec_drift: np.ndarray   # log amplitude of the row profile of the change since last sample
     half: np.ndarray         # the half-scale picture: the camera's `prev` for its next sample
     spec_native: np.ndarray  # log amplitude, 16-px Welch patches at the camera's resolution
+    #: The picture's mean colour (Cb - 128, Cr - 128), not from the graph: the caller sets it
+    #: when the decoder gave colour (pipeline.monitor.Sample.chroma).
+    chroma: np.ndarray | None = None
 
 
 _FIELDS = {

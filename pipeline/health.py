@@ -77,6 +77,10 @@ class HealthSettings:
     layout_kept: float = 0.75
     layout_blur: float = 0.93         # a partly textureless view this similar is blur
     foreign_layout: float = 0.5       # below this the view's layout is gone
+    # blocked, not blur: texture lost under a colour the view did not have. Chroma levels
+    # (Cb/Cr, 0..255 scale) the mean colour moved, and moved away from grey; white-balance
+    # drift stays within a few levels, a thin coat of coloured paint moves it by 10-30.
+    tint_shift: float = 8.0
     # ripple: a spectral peak this much (natural log of amplitude) above its surroundings,
     # relative to the baseline spectrum
     ripple_peak: float = 0.85
@@ -126,6 +130,7 @@ class _Baseline:
         self.spec: dict[str, np.ndarray] = {}
         self.change = 0.0
         self.g2 = np.zeros(CELLS)
+        self.chroma: np.ndarray | None = None
 
     def learn(self, f: Features, settings: HealthSettings, t_span: float) -> None:
         self.samples.append(f)
@@ -140,6 +145,8 @@ class _Baseline:
                          for k in SPECTRA}
             # The first sample's difference is against itself; leave it out.
             self.change = float(np.median([_change(x) for x in s[1:]]))
+            colours = [x.chroma for x in s if x.chroma is not None]
+            self.chroma = (np.median(colours, axis=0) if len(colours) == len(s) else None)
             self.samples = []
             self.ready = True
 
@@ -152,6 +159,8 @@ class _Baseline:
         for k, v in self.spec.items():
             v += alpha * (getattr(f, k) - v)
         self.change += alpha * (_change(f) - self.change)
+        if self.chroma is not None and f.chroma is not None:
+            self.chroma = self.chroma + alpha * (f.chroma - self.chroma)
 
 
 def _texture(f: Features) -> np.ndarray:
@@ -365,10 +374,20 @@ class CameraHealth:
                     })
             return Verdict(False, 0.0, {"covered_fraction": round(frac, 3)})
         # Texture gone but the layout of light and dark intact: that is a soft lens (blur),
-        # not something in front of it. Anything in front of the lens changes the layout.
+        # not something in front of it. Anything in front of the lens changes the layout,
+        # or, a thin even coat of paint, tints it with its own colour.
         if ctx["layout"] >= (s.layout_kept if frac >= 0.85 else s.layout_blur):
-            return Verdict(False, 0.0, {"covered_fraction": round(frac, 3),
-                                        "layout": round(ctx["layout"], 3), "blur_like": True})
+            tint = self._tint(f)
+            if tint is None:
+                return Verdict(False, 0.0, {"covered_fraction": round(frac, 3),
+                                            "layout": round(ctx["layout"], 3),
+                                            "blur_like": True})
+            return Verdict(True, min(0.95, 0.6 + 0.4 * frac), {
+                "covered_fraction": round(frac, 3),
+                "layout": round(ctx["layout"], 3),
+                "tint_shift": round(tint, 1),
+                "reason": "texture lost under a new colour (paint or a coloured film?)",
+            })
         conf = min(0.99, 0.6 + 0.4 * (frac - s.blocked_fraction) / (1 - s.blocked_fraction))
         mask = covered.reshape(GRID_H, GRID_W)
         return Verdict(True, conf, {
@@ -377,6 +396,23 @@ class CameraHealth:
             "layout": round(ctx["layout"], 3),
             "covered_cells": ["".join("#" if c else "." for c in row) for row in mask],
         })
+
+    def _tint(self, f: Features) -> float | None:
+        """How far (chroma levels) the picture's mean colour moved away from grey since the
+        baseline, when it did by more than `tint_shift`; else None.
+
+        Defocus keeps each region's colour; fog and a dirty lens veil the view with its own
+        scattered light, which greys it; the IR switch takes the colour away. Only something
+        in front of the lens with a colour of its own (paint, a tinted film or bag) moves the
+        whole picture towards a new hue."""
+        base = self.baseline.chroma
+        if base is None or f.chroma is None:
+            return None
+        shift = float(np.hypot(*(f.chroma - base)))
+        away = float(np.hypot(*f.chroma)) - float(np.hypot(*base))
+        if shift < self.settings.tint_shift or away < self.settings.tint_shift / 2:
+            return None
+        return shift
 
     def _blur(self, f: Features, ctx: dict[str, Any]) -> Verdict:
         s = self.settings

@@ -25,13 +25,15 @@ class Sample:
     `gray` is the Y plane at any size (it is scaled here) or an analysis thumbnail already.
     `native` is the picture's native-resolution patches (pipeline.frames.native_mosaic),
     which a caller that scaled the picture itself must cut before; None cuts them from
-    `gray`.
+    `gray`. `chroma` is the picture's mean colour (Cb - 128, Cr - 128) if the caller has it:
+    it tells a coloured layer over the lens (paint) from fog, which gray pictures cannot.
     """
 
     camera: str
     t: float
     gray: np.ndarray
     native: np.ndarray | None = None
+    chroma: np.ndarray | None = None
 
 
 class Monitor:
@@ -75,6 +77,7 @@ class Monitor:
             for s, th, f, new in zip(batch, thumbs, feats, fresh, strict=True):
                 # A copy: a view would keep the whole batch's output alive per camera.
                 self._prev[s.camera] = f.half.reshape(prevs.shape[1:]).copy()
+                f.chroma = s.chroma
                 changes.extend(self.health(s.camera).update(s.t, f, th, fresh=new))
         return changes
 

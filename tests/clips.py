@@ -203,6 +203,19 @@ def recipes(onset: float = 20.0, width: int = 704, height: int = 576, seconds: f
     r["blocked_spray"] = ("blocked", onset, c, _live(
         lambda i, t, b: cover(b, spray, (40, 40, 200), blur=w / 40) if t >= onset else b))
 
+    # A thin, even coat of coloured paint: the scene still shows through, a little softened,
+    # with its layout of light and dark; what gives the coat away is its colour.
+    coat = cv2.resize(np.random.default_rng(11).uniform(0.4, 0.6, (5, 7)).astype(np.float32),
+                      (w, h), interpolation=cv2.INTER_CUBIC)
+
+    def paint(i, t, b):
+        if t < onset:
+            return b
+        a = (coat * ramp(t, onset, 2.0))[..., None]
+        return cv2.GaussianBlur(b, (0, 0), 2.0) * (1 - a) + np.float32([150, 80, 40]) * a
+
+    r["blocked_paint_faint"] = ("blocked", onset, c, _live(paint))
+
     for sigma in (2.5, 5.0, 10.0):
         r[f"blur_defocus_{sigma}"] = ("blur", onset, c, _live(
             lambda i, t, b, s=sigma: cv2.GaussianBlur(b, (0, 0), s) if t >= onset else b))
