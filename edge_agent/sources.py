@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import av
 import av.error
+import cv2
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
@@ -153,8 +154,9 @@ def native_from_frame(frame: av.VideoFrame) -> np.ndarray:
 
 #: Planar formats whose second and third planes are Cb and Cr.
 _PLANAR_CHROMA = frozenset(f for f in _LUMA_FIRST if not f.startswith(("nv", "gray")))
-#: Sample every 8th chroma pixel each way: ~2,000 samples at 1080p, a few microseconds.
-_CHROMA_STEP = 8
+#: Every 16th chroma pixel each way: ~500 samples at 720p, ~20 us for both planes (measured;
+#: a NumPy mean over a strided view cost 3-4x as much).
+_CHROMA_STEP = 16
 
 
 def chroma_from_frame(frame: av.VideoFrame) -> np.ndarray | None:
@@ -162,18 +164,21 @@ def chroma_from_frame(frame: av.VideoFrame) -> np.ndarray | None:
     chroma planes: paint or a coloured film over the lens tints the whole view, which the
     gray thumbnail cannot tell from fog. None for formats without separate chroma planes."""
     name = frame.format.name
+    step = _CHROMA_STEP
     if name in _PLANAR_CHROMA:
         out = []
         for plane in frame.planes[1:3]:
             rows = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)
-            out.append(float(rows[:plane.height:_CHROMA_STEP, :plane.width:_CHROMA_STEP].mean()))
+            out.append(cv2.mean(np.ascontiguousarray(
+                rows[:plane.height:step, :plane.width:step]))[0])
         return np.array(out, np.float32) - 128.0
     if name in ("nv12", "nv21"):
-        plane = frame.planes[1]
+        plane = frame.planes[1]  # interleaved chroma pairs, half the picture's width
         rows = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)
-        uv = rows[:plane.height:_CHROMA_STEP, :2 * plane.width].reshape(-1, plane.width, 2)
-        m = uv[:, ::_CHROMA_STEP].reshape(-1, 2).mean(axis=0) - 128.0
-        return np.array(m if name == "nv12" else m[::-1], np.float32)
+        w = frame.width // 2
+        uv = np.ascontiguousarray(rows[:plane.height:step, :2 * w].reshape(-1, w, 2)[:, ::step])
+        m = np.array(cv2.mean(uv)[:2], np.float32) - 128.0
+        return m if name == "nv12" else m[::-1].copy()
     return None
 
 
