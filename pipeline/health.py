@@ -85,6 +85,10 @@ class HealthSettings:
     # relative to the baseline spectrum
     ripple_peak: float = 0.85
     ripple_peak_steady: float = 0.5   # ... or this much, on the same bin two samples running
+    # Once raised, the same steady peak holds the fault down to this score: faint interference
+    # hovers around the raise level, and an alert that clears and re-raises every minute is
+    # noise to an operator. A repaired cable drops the peak far below it, so clearing is prompt.
+    ripple_peak_hold: float = 0.35
     ripple_profile_margin: float = 0.3  # extra asked of the (noisier) row/column profiles
     # frozen: the largest cell change below this fraction of the usual change, and below
     # `frozen_abs` grey levels
@@ -459,9 +463,11 @@ class CameraHealth:
         # Interference keeps its frequency; a chance peak of the scene wanders. A weaker peak
         # counts when it stands on the same bin of the same band as at the last sample.
         last = self._last_peak
-        steady = (last is not None and last[0] == key and score >= s.ripple_peak_steady
+        track = self.tracks.get("ripple")
+        floor = s.ripple_peak_hold if track and track.active else s.ripple_peak_steady
+        steady = (last is not None and last[0] == key and score >= floor
                   and all(abs(a - b) <= 1 for a, b in zip(idx, last[1], strict=True)))
-        self._last_peak = (key, idx) if score >= s.ripple_peak_steady else None
+        self._last_peak = (key, idx) if score >= floor else None
         if score < s.ripple_peak and not steady:
             return Verdict(False, 0.0, {"peak": round(score, 3)})
         return Verdict(True, min(0.99, 0.6 + 0.25 * max(0.0, score - s.ripple_peak_steady)), {
