@@ -49,3 +49,18 @@ def test_spectrum_finds_a_grating_where_it_is() -> None:
     u, v = np.unravel_index(np.argmax(rise), rise.shape)
     assert (u, v) == (0, 4)
     assert rise.max() > 1.0
+
+
+def test_features_do_not_depend_on_the_chunk_size() -> None:
+    # Detector.run feeds the session a few frames at a time (for the cache); an odd batch
+    # checks that the last, shorter chunk is not dropped or mixed up with another camera's.
+    rng = np.random.default_rng(2)
+    frames = rng.integers(0, 256, (7, THUMB_H, THUMB_W)).astype(np.uint8)
+    prevs = rng.uniform(0, 255, (7, THUMB_H // 2, THUMB_W // 2)).astype(np.float32)
+    whole = Detector(chunk=16).run(frames, prevs)
+    for chunk in (1, 2, 3):
+        got = Detector(chunk=chunk).run(frames, prevs)
+        assert len(got) == len(whole) == 7
+        for a, b in zip(whole, got, strict=True):
+            for name in a.__slots__:
+                np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
