@@ -80,3 +80,24 @@ def _scene(x: np.ndarray) -> np.ndarray:
     import cv2
 
     return cv2.GaussianBlur(x.astype(np.float32), (0, 0), 2.0) * 3 + 128 - 3 * 128
+
+
+def test_features_do_not_depend_on_the_chunk_size() -> None:
+    # Detector.run feeds the session a few frames at a time (for the cache); an odd batch
+    # checks that the last, shorter chunk is not dropped or mixed up with another camera's.
+    # Equal to float32 rounding, not bit for bit: the GEMM kernels sum in an order that
+    # depends on how many rows a product has, i.e. on the batch (so it did before chunking).
+    rng = np.random.default_rng(2)
+    frames = rng.integers(0, 256, (7, THUMB_H, THUMB_W)).astype(np.uint8)
+    prevs = rng.uniform(0, 255, (7, THUMB_H // 2, THUMB_W // 2)).astype(np.float32)
+    whole = Detector(chunk=16).run(frames, prevs)
+    for chunk in (1, 2, 3):
+        got = Detector(chunk=chunk).run(frames, prevs)
+        assert len(got) == len(whole) == 7
+        for a, b in zip(whole, got, strict=True):
+            for name in a.__slots__:
+                if getattr(a, name) is None:  # not a graph output (e.g. chroma, from sources)
+                    assert getattr(b, name) is None, name
+                    continue
+                np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-5,
+                                           atol=1e-4, err_msg=name)
