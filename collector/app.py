@@ -569,16 +569,21 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
         per: dict[str, dict[str, Any]] = {}
         for c in _camera_rows(None, None, None, 10**6):
             p = per.setdefault(c["compound"], {"compound": c["compound"], "cameras": 0,
-                                               "ok": 0, "faulty": 0, "unknown": 0})
+                                               "ok": 0, "faulty": 0, "unknown": 0,
+                                               "raised": {}})
             p["cameras"] += 1
             p[c["status"]] += 1
+            # Cameras per raised fault, so a fault filter shows the compounds with that fault,
+            # not every compound with any fault.
+            for f in c["raised"]:
+                p["raised"][f] = p["raised"].get(f, 0) + 1
         with store.reading() as conn:
             for comp, n in conn.execute(
                 select(tk.tickets.c.compound, func.count()).where(
                     tk.tickets.c.status != "closed").group_by(tk.tickets.c.compound)
             ).all():
                 per.setdefault(comp, {"compound": comp, "cameras": 0, "ok": 0, "faulty": 0,
-                                      "unknown": 0})["open_tickets"] = int(n)
+                                      "unknown": 0, "raised": {}})["open_tickets"] = int(n)
         for p in per.values():
             p.setdefault("open_tickets", 0)
         return [per[k] for k in sorted(per)]

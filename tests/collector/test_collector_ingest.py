@@ -52,6 +52,20 @@ def test_camera_state_and_out_of_order_events(env):
     assert cam["status"] == "faulty" and cam["raised"] == ["ripple"]
 
 
+def test_compounds_count_cameras_per_raised_fault(env):
+    # The dashboard's fault filter shows the compounds that have that fault, so the overview
+    # must say which faults each compound has, not only how many cameras are faulty.
+    t0 = time.time() - 100
+    env.post([state_change(camera="c0417/cam01", fault="ripple", t=t0),
+              state_change(camera="c0417/cam02", fault="ripple", t=t0),
+              state_change(camera="c0417/cam03", fault="blur", t=t0),
+              state_change(camera="c0417/cam04", fault="blur", t=t0),
+              state_change(camera="c0417/cam04", fault="blur", state="cleared", t=t0 + 5)])
+    comp, = env.client.get("/v1/compounds", headers=env.h("operator")).json()
+    assert comp["compound"] == "c0417" and comp["faulty"] == 3 and comp["ok"] == 1
+    assert comp["raised"] == {"ripple": 2, "blur": 1}
+
+
 def test_silent_agent_marks_cameras_unknown(env):
     hb = {"kind": "heartbeat", "event_id": str(uuid.uuid4()), "agent": "c0417",
           "t": iso(time.time()), "cameras": {"c0417/cam01": {"status": "ok", "faults": [],
