@@ -174,6 +174,34 @@ def test_missing_wrong_and_revoked_tokens(make_env):
     assert count_events(env) == 0
 
 
+def test_tokens_in_use_are_reverified_together(make_env, monkeypatch):
+    """The refresher re-verifies cached tokens in one query: no per-token lookups while an
+    agent keeps posting, and a revoked token is dropped at the next refresh."""
+    import collector.app as app_mod
+
+    singles = []
+    real_lookup = app_mod.lookup
+    monkeypatch.setattr(app_mod, "lookup", lambda conn, tok: singles.append(tok)
+                        or real_lookup(conn, tok))
+    env = make_env(auth_cache_seconds=60)  # nothing expires during the test by itself
+    auth = env.app.state.auth
+    assert env.post([state_change()]).status_code == 200
+    assert len(singles) == 1
+    for _ in range(3):
+        assert env.post([state_change()]).status_code == 200
+        assert auth.refresh() == 1
+    assert auth.refresh() == 0  # not used since the last refresh: left to expire
+    assert env.post([state_change()]).status_code == 200
+    assert len(singles) == 1  # served from the cache throughout
+    with env.store.writing() as conn:
+        assert revoke_token(conn, 1)
+    assert env.post([state_change()]).status_code == 200  # cached until the next refresh
+    assert auth.refresh() == 1
+    r = env.post([state_change()])
+    assert r.status_code == 401 and "not recognised or revoked" in r.json()["detail"]
+    assert count_events(env) == 6  # all but the refused one
+
+
 # (method, path, json, roles allowed)
 ROUTES = [
     ("POST", "/v1/events", {"agent": "c0417", "events": []}, {"agent"}),
