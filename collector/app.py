@@ -9,7 +9,6 @@ import contextlib
 import json
 import logging
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path as FsPath
@@ -89,14 +88,17 @@ class _Auth:
     Tokens in use are re-verified together by `refresh` (one query every `cache_seconds / 2`,
     run by the app's lifespan), which keeps their entries fresh: with per-token expiry alone,
     every agent missed the cache every 2 s, and those lookups (a worker thread, a pooled
-    connection, a query each) were a tenth of the collector's CPU under load.
+    connection, a query each) were a tenth of the collector's CPU under load. "In use" means
+    used within `idle_seconds` (an agent under backoff posts less often than every 2 s); a
+    token idle longer is forgotten and looked up again on its next use.
     """
 
-    def __init__(self, store: Store, cache_seconds: float) -> None:
+    def __init__(self, store: Store, cache_seconds: float, idle_seconds: float = 60.0) -> None:
         self.store = store
         self.cache_seconds = cache_seconds
+        self.idle_seconds = idle_seconds
         self._cache: dict[str, tuple[Principal, float]] = {}
-        self._used: set[str] = set()
+        self._last_used: dict[str, float] = {}
 
     @staticmethod
     def _token(request: Request, creds: HTTPAuthorizationCredentials | None) -> str | None:
@@ -110,9 +112,11 @@ class _Auth:
 
     def _cached(self, token: str) -> Principal | None:
         hit = self._cache.get(token)
-        if hit is not None and hit[1] > time.monotonic():
-            self._used.add(token)
-            return hit[0]
+        if hit is not None:
+            now = time.monotonic()
+            if hit[1] > now:
+                self._last_used[token] = now
+                return hit[0]
         return None
 
     def _lookup(self, token: str) -> Principal:
@@ -126,27 +130,29 @@ class _Auth:
         if self.cache_seconds > 0:
             if len(self._cache) > 10_000:
                 self._cache.clear()
+                self._last_used.clear()
             # Valid as of the query's start: a revocation committed after it is seen by the
             # next lookup or refresh, which starts within cache_seconds.
             self._cache[token] = (p, started + self.cache_seconds)
-            self._used.add(token)
+            self._last_used[token] = started
         return p
 
     def refresh(self) -> int:
-        """Re-verify every cached token used since the last refresh, in one query.
+        """Re-verify, in one query, every cached token used within `idle_seconds`.
 
         Each entry then stays valid until this query's start plus `cache_seconds`; a token
-        revoked since is dropped. Entries not used meanwhile are left to expire. Returns the
-        number of tokens re-verified.
+        revoked since is dropped. Tokens idle for longer are forgotten. Returns the number of
+        tokens re-verified.
         """
-        used, self._used = self._used, set()
-        now = time.monotonic()
-        for tok in [t for t, (_, exp) in self._cache.items() if exp <= now]:
-            self._cache.pop(tok, None)
-        by_digest = {hash_token(t): t for t in used if t in self._cache}
+        started = time.monotonic()
+        idle_before = started - self.idle_seconds
+        for tok, used in list(self._last_used.items()):
+            if used < idle_before:
+                self._last_used.pop(tok, None)
+                self._cache.pop(tok, None)
+        by_digest = {hash_token(t): t for t in list(self._cache) if t in self._last_used}
         if not by_digest:
             return 0
-        started = time.monotonic()
         with self.store.reading() as conn:
             found = lookup_many(conn, list(by_digest))
         expires = started + self.cache_seconds
@@ -154,7 +160,7 @@ class _Auth:
             p = found.get(digest)
             if p is None:
                 self._cache.pop(tok, None)
-            else:
+            elif tok in self._cache:  # not dropped meanwhile by a failed lookup
                 self._cache[tok] = (p, expires)
         return len(by_digest)
 
@@ -252,6 +258,8 @@ class _CollectorApp(FastAPI):
             await super().__call__(scope, receive, send)
 
 
+#: What Starlette's JSONResponse does, with the encoder built once instead of per answer.
+_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 #: Headers every JSON answer of the fast ingest path carries (as `_Guard` adds elsewhere).
 _INGEST_HEADERS = [(b"content-type", b"application/json"),
                    (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
@@ -265,7 +273,8 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
     store = store or open_store(cfg.db)
     if run_migrations:
         migrate(store)
-    auth = _Auth(store, cfg.auth_cache_seconds)
+    auth = _Auth(store, cfg.auth_cache_seconds,
+                 idle_seconds=max(60.0, 10 * cfg.auth_cache_seconds))
     metrics = Metrics(store, cfg.agent_silent_after_seconds)
     hub = StreamHub(store, cfg.stream_poll_seconds)
     state: dict[str, Any] = {}
@@ -422,6 +431,8 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
         return ({"detail": f"request body over {cfg.limits.max_body_bytes} bytes; send "
                            "smaller batches"}, 413)
 
+    batches_ok = metrics.batches.labels("ok")
+
     async def ingest(raw: bytes, who: Principal) -> tuple[int, dict[str, Any]]:
         t0 = time.perf_counter()
         try:
@@ -461,7 +472,7 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
         seen: set[str] = set()
         dup_in_batch: list[str] = []
         # Counted per batch, not per event: label lookups were a visible share of ingest CPU.
-        tally: Counter[tuple[str, str | None, str]] = Counter()
+        tally: dict[tuple[str, str | None, str], int] = {}
         for i, obj in enumerate(evs):
             try:
                 item = validate_event(obj, agent, now, cfg.limits)
@@ -469,13 +480,15 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
                 rejected.append({"event_id": event_id_of(obj), "index": i, "error": str(exc)})
                 kind = obj.get("kind", "state_change") if isinstance(obj, dict) else "invalid"
                 fault = obj.get("fault") if isinstance(obj, dict) else None
-                tally[(kind if kind in ("state_change", "heartbeat") else "invalid",
-                       fault if isinstance(fault, str) else None, "rejected")] += 1
+                key = (kind if kind in ("state_change", "heartbeat") else "invalid",
+                       fault if isinstance(fault, str) else None, "rejected")
+                tally[key] = tally.get(key, 0) + 1
                 continue
             if item.event_id in seen:
                 dup_in_batch.append(item.event_id)
-                tally[("heartbeat", None, "duplicate") if isinstance(item, HeartbeatIn)
-                      else ("state_change", item.fault, "duplicate")] += 1
+                key = (("heartbeat", None, "duplicate") if isinstance(item, HeartbeatIn)
+                       else ("state_change", item.fault, "duplicate"))
+                tally[key] = tally.get(key, 0) + 1
                 continue
             seen.add(item.event_id)
             valid.append(item)
@@ -488,11 +501,12 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
         accepted = set(res.accepted)
         for item in valid:
             outcome = "accepted" if item.event_id in accepted else "duplicate"
-            tally[("heartbeat", None, outcome) if isinstance(item, HeartbeatIn)
-                  else ("state_change", item.fault, outcome)] += 1
+            key = (("heartbeat", None, outcome) if isinstance(item, HeartbeatIn)
+                   else ("state_change", item.fault, outcome))
+            tally[key] = tally.get(key, 0) + 1
         for (kind, fault, outcome), n in tally.items():
             metrics.count_event(kind, fault, outcome, n)
-        metrics.batches.labels("ok").inc()
+        batches_ok.inc()
         metrics.latency.observe(time.perf_counter() - t0)
         return 200, {"accepted": res.accepted, "duplicates": res.duplicates + dup_in_batch,
                      "rejected": rejected}
@@ -506,8 +520,7 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
         async def answer(status: int, payload: Any, headers: dict[str, str] | None = None
                          ) -> None:
             nonlocal started
-            body = json.dumps(payload, ensure_ascii=False, allow_nan=False,
-                              separators=(",", ":")).encode()
+            body = _JSON.encode(payload).encode()
             hdrs = [*_INGEST_HEADERS, (b"content-length", str(len(body)).encode())]
             if headers:
                 hdrs += [(k.lower().encode("latin-1"), v.encode("latin-1"))

@@ -10,6 +10,7 @@ database's unique index on event_id keeps "stored once" true across them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import queue
@@ -286,15 +287,32 @@ class IngestWriter:
     @staticmethod
     def _resolve(loop: asyncio.AbstractEventLoop, fut: asyncio.Future, value: Any,
                  exc: BaseException | None) -> None:
-        def _set() -> None:
-            if fut.done():
-                return
-            if exc is not None:
-                fut.set_exception(exc)
-            else:
-                fut.set_result(value)
+        IngestWriter._resolve_all([(loop, fut, value, exc)])
 
-        loop.call_soon_threadsafe(_set)
+    @staticmethod
+    def _resolve_all(
+        outcomes: list[tuple[asyncio.AbstractEventLoop, asyncio.Future, Any,
+                             BaseException | None]],
+    ) -> None:
+        """Hand results back with one wake-up per event loop, not one per batch: each
+        `call_soon_threadsafe` writes to the loop's self-pipe (a system call)."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple]] = {}
+        for loop, fut, value, exc in outcomes:
+            by_loop.setdefault(loop, []).append((fut, value, exc))
+
+        def _set(items: list[tuple]) -> None:
+            for fut, value, exc in items:
+                if fut.done():
+                    continue
+                if exc is not None:
+                    fut.set_exception(exc)
+                else:
+                    fut.set_result(value)
+
+        for loop, items in by_loop.items():
+            # A closed loop has nobody waiting any more; the writer must go on regardless.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_set, items)
 
     def _apply(self, group: list[tuple]) -> list[BatchResult]:
         now = time.time()
@@ -331,8 +349,8 @@ class IngestWriter:
                         log.exception("batch from agent %s failed", g[0])
                         self._resolve(g[2], g[3], None, exc)
                 continue
-            for g, res in zip(group, results, strict=True):
-                self._resolve(g[2], g[3], res, None)
+            self._resolve_all([(g[2], g[3], res, None)
+                               for g, res in zip(group, results, strict=True)])
 
 
 def max_seq(conn: Connection) -> int:

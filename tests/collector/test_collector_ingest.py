@@ -176,7 +176,7 @@ def test_missing_wrong_and_revoked_tokens(make_env):
 
 def test_tokens_in_use_are_reverified_together(make_env, monkeypatch):
     """The refresher re-verifies cached tokens in one query: no per-token lookups while an
-    agent keeps posting, and a revoked token is dropped at the next refresh."""
+    agent keeps posting, a revoked token is dropped at the next refresh, an idle one forgotten."""
     import collector.app as app_mod
 
     singles = []
@@ -190,9 +190,12 @@ def test_tokens_in_use_are_reverified_together(make_env, monkeypatch):
     for _ in range(3):
         assert env.post([state_change()]).status_code == 200
         assert auth.refresh() == 1
-    assert auth.refresh() == 0  # not used since the last refresh: left to expire
-    assert env.post([state_change()]).status_code == 200
     assert len(singles) == 1  # served from the cache throughout
+    auth.idle_seconds = 0.0  # now every token counts as idle: forgotten at the next refresh
+    assert auth.refresh() == 0
+    assert env.post([state_change()]).status_code == 200
+    assert len(singles) == 2  # looked up again
+    auth.idle_seconds = 60.0
     with env.store.writing() as conn:
         assert revoke_token(conn, 1)
     assert env.post([state_change()]).status_code == 200  # cached until the next refresh
