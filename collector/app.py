@@ -31,10 +31,16 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
-from starlette.concurrency import run_in_threadpool
 
 from collector import tickets as tk
-from collector.auth import PERMISSIONS, Principal, hash_token, lookup, lookup_many
+from collector.auth import (
+    PERMISSIONS,
+    TOKEN_PREFIX,
+    Principal,
+    hash_token,
+    lookup,
+    lookup_many,
+)
 from collector.config import CollectorConfig
 from collector.ingest import IngestWriter
 from collector.metrics import Metrics
@@ -99,6 +105,8 @@ class _Auth:
         self.idle_seconds = idle_seconds
         self._cache: dict[str, tuple[Principal, float]] = {}
         self._last_used: dict[str, float] = {}
+        self._pending: dict[str, asyncio.Future[Principal | None]] = {}
+        self._flusher: asyncio.Task | None = None
 
     @staticmethod
     def _token(request: Request, creds: HTTPAuthorizationCredentials | None) -> str | None:
@@ -127,14 +135,9 @@ class _Auth:
             self._cache.pop(token, None)
             raise _problem(401, "token not recognised or revoked; ask an admin for a new one "
                            "(lenswatch token create)", {"WWW-Authenticate": "Bearer"})
-        if self.cache_seconds > 0:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-                self._last_used.clear()
-            # Valid as of the query's start: a revocation committed after it is seen by the
-            # next lookup or refresh, which starts within cache_seconds.
-            self._cache[token] = (p, started + self.cache_seconds)
-            self._last_used[token] = started
+        # Valid as of the query's start: a revocation committed after it is seen by the next
+        # lookup or refresh, which starts within cache_seconds.
+        self._remember(token, p, started)
         return p
 
     def refresh(self) -> int:
@@ -164,9 +167,68 @@ class _Auth:
                 self._cache[tok] = (p, expires)
         return len(by_digest)
 
+    def _remember(self, token: str, p: Principal, valid_from: float) -> None:
+        if self.cache_seconds > 0:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+                self._last_used.clear()
+            self._cache[token] = (p, valid_from + self.cache_seconds)
+            self._last_used[token] = valid_from
+
+    async def _lookup_coalesced(self, token: str) -> Principal:
+        """A cache miss, answered together with every other miss waiting at the same time.
+
+        After a restart all 636 agents miss at once; one query per token (a worker thread
+        and a pooled connection each) made the first seconds the slowest of the run. Here at
+        most one lookup query is in flight: misses arriving meanwhile wait for the next one.
+        """
+        loop = asyncio.get_running_loop()
+        if self._flusher is not None and self._flusher.get_loop() is not loop:
+            # Only when one app serves several event loops in turn (test clients).
+            self._pending, self._flusher = {}, None
+        fut = self._pending.get(token)
+        if fut is None:
+            fut = self._pending[token] = loop.create_future()
+            if self._flusher is None or self._flusher.done():
+                self._flusher = loop.create_task(self._flush_misses())
+        p = await asyncio.shield(fut)
+        if p is None:
+            raise _problem(401, "token not recognised or revoked; ask an admin for a new one "
+                           "(lenswatch token create)", {"WWW-Authenticate": "Bearer"})
+        return p
+
+    async def _flush_misses(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, {}
+            started = time.monotonic()
+            try:
+                found = await asyncio.to_thread(self._lookup_tokens, list(batch))
+            except Exception as exc:  # noqa: BLE001 - every waiter gets the database error
+                for fut in batch.values():
+                    if not fut.done():
+                        fut.set_exception(exc)
+                continue
+            for tok, fut in batch.items():
+                p = found.get(tok)
+                if p is not None:
+                    self._remember(tok, p, started)
+                else:
+                    self._cache.pop(tok, None)
+                if not fut.done():
+                    fut.set_result(p)
+
+    def _lookup_tokens(self, toks: list[str]) -> dict[str, Principal]:
+        plausible = {hash_token(t): t for t in toks
+                     if t.startswith(TOKEN_PREFIX) and len(t) <= 200}
+        if not plausible:
+            return {}
+        with self.store.reading() as conn:
+            found = lookup_many(conn, list(plausible))
+        return {plausible[d]: p for d, p in found.items()}
+
     async def authenticate(self, token: str, permission: str) -> Principal:
         """The principal for a bearer token, if it may do `permission`; else 401/403."""
-        p = self._cached(token) or await run_in_threadpool(self._lookup, token)
+        p = self._cached(token) or await self._lookup_coalesced(token)
         if not p.can(permission):
             raise _problem(403, f"role '{p.role}' may not do this; it needs a token with "
                            f"role {_roles_with(permission)}")
