@@ -14,6 +14,7 @@ import contextlib
 import functools
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -110,13 +111,36 @@ class _Driver:
     def __init__(self, sa_dialect: Any) -> None:
         name = sa_dialect.name
         self.mark = "?" if sa_dialect.paramstyle == "qmark" else "%s"
+        # PostgreSQL takes each column as one array (INSERT ... SELECT FROM unnest(...)): one
+        # short statement per table whatever the row count. psycopg re-parses long statement
+        # texts on every call and pays a pipeline round per executemany row; both were most of
+        # the writer's CPU on PostgreSQL.
+        self.arrays = name == "postgresql"
         self.upserts: dict[str, tuple[str, tuple[str, ...] | None]] = {}
         for key, stmt in _statements(name).items():
             compiled = stmt.compile(dialect=sa_dialect, column_keys=list(_UPSERT_KEYS[key]))
+            sql = str(compiled)
+            if self.arrays:
+                table = stmt.table
+                tail = sql[sql.index(" ON CONFLICT "):]
+                sql = self._unnest_insert(sa_dialect, table, _UPSERT_KEYS[key]) + tail
+                self.upserts[key] = (sql, _UPSERT_KEYS[key])
+                continue
             order = tuple(compiled.positiontup or ()) if compiled.positional else None
-            self.upserts[key] = (str(compiled), order)
+            self.upserts[key] = (sql, order)
         self._one_row = "(" + ", ".join([self.mark] * len(_EVENT_COLS)) + ")"
         self._events_sql: dict[int, str] = {}
+        if self.arrays:
+            self._events_sql[0] = (self._unnest_insert(sa_dialect, events, _EVENT_COLS)
+                                   + " ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
+
+    def _unnest_insert(self, sa_dialect: Any, table: Any, cols: tuple[str, ...]) -> str:
+        # Arrays of the unbounded base type (VARCHAR, not VARCHAR(36)): an explicit cast to a
+        # bounded type would silently truncate, while assigning to the column checks length.
+        arrays = ", ".join(
+            f"{self.mark}::{re.sub(r'[(].*[)]', '', table.c[c].type.compile(dialect=sa_dialect))}[]"
+            for c in cols)
+        return f"INSERT INTO {table.name} ({', '.join(cols)}) SELECT * FROM unnest({arrays})"
 
     def events_sql(self, n: int) -> str:
         """INSERT of n rows; ON CONFLICT DO NOTHING RETURNING lets the database say which ids
@@ -130,6 +154,9 @@ class _Driver:
         return sql
 
     def insert_events(self, cur: Any, rows: list[tuple]) -> set[str]:
+        if self.arrays:
+            cur.execute(self._events_sql[0], [list(col) for col in zip(*rows, strict=True)])
+            return {r[0] for r in cur.fetchall()}
         inserted: set[str] = set()
         for i in range(0, len(rows), _EVENT_CHUNK):
             chunk = rows[i:i + _EVENT_CHUNK]
@@ -142,6 +169,9 @@ class _Driver:
             return
         sql, order = self.upserts[key]
         names = _UPSERT_KEYS[key]
+        if self.arrays:  # keys are unique per statement: ON CONFLICT may touch a row once
+            cur.execute(sql, [list(col) for col in zip(*rows, strict=True)])
+            return
         if order is None:  # named parameters (psycopg's pyformat)
             cur.executemany(sql, [dict(zip(names, r, strict=True)) for r in rows])
         else:
