@@ -17,7 +17,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,9 +93,20 @@ _UPSERT_KEYS: dict[str, tuple[str, ...]] = {
 }
 _EVENT_COLS = ("event_id", "kind", "agent", "camera", "compound", "fault", "state", "t",
                "received_at", "confidence", "severity", "evidence", "snapshot")
-#: Rows per multi-row INSERT: 13 parameters each stays far below SQLite's 32,766 and
-#: PostgreSQL's 65,535 bound parameters per statement.
-_EVENT_CHUNK = 500
+#: Rows per statement on SQLite, largest first: any row count is cut into pieces of these
+#: sizes, so each table has a handful of distinct statement texts (prepared once, then taken
+#: from the driver's statement cache) however groups vary. 256 rows x 13 parameters stays far
+#: below SQLite's 32,766 bound parameters per statement.
+_PIECES = (256, 64, 16, 4, 1)
+
+
+def _pieces(n: int) -> Iterator[tuple[int, int]]:
+    """(start, size) pieces covering range(n), sizes from _PIECES."""
+    start = 0
+    for size in _PIECES:
+        while n - start >= size:
+            yield start, size
+            start += size
 
 
 class _Driver:
@@ -106,33 +117,35 @@ class _Driver:
     storing the rows (measured: about half of the writer thread). The statements are the same
     SQL SQLAlchemy generates (compiled from the definitions above); only the execution path is
     leaner. They run in the caller's transaction on the same DBAPI connection.
+
+    On SQLite every statement is one multi-row statement that completes in a single step: the
+    sqlite3 module releases the GIL around each step, and under load each re-acquisition waits
+    for the event-loop thread's switch interval (5 ms). Row-by-row steps (executemany, or
+    RETURNING one row per step) made a 128-batch group take a quarter of a second. So new ids
+    are found by one SELECT of the few that already exist, not by RETURNING: the writer holds
+    SQLite's write lock (BEGIN IMMEDIATE), so nobody can insert between the two statements.
+
+    On PostgreSQL each statement takes its columns as arrays (INSERT ... SELECT FROM unnest),
+    one short statement per table whatever the row count, and RETURNING says which ids are new
+    (replicas insert concurrently). psycopg re-parses long statement texts on every call and
+    pays a pipeline round per executemany row; both were most of the writer's CPU there.
     """
 
     def __init__(self, sa_dialect: Any) -> None:
         name = sa_dialect.name
-        self.mark = "?" if sa_dialect.paramstyle == "qmark" else "%s"
-        # PostgreSQL takes each column as one array (INSERT ... SELECT FROM unnest(...)): one
-        # short statement per table whatever the row count. psycopg re-parses long statement
-        # texts on every call and pays a pipeline round per executemany row; both were most of
-        # the writer's CPU on PostgreSQL.
         self.arrays = name == "postgresql"
-        self.upserts: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+        self.mark = "%s" if self.arrays else "?"
+        self.upserts: dict[str, tuple[str, str]] = {}  # key -> (head, "ON CONFLICT ..." tail)
         for key, stmt in _statements(name).items():
-            compiled = stmt.compile(dialect=sa_dialect, column_keys=list(_UPSERT_KEYS[key]))
-            sql = str(compiled)
-            if self.arrays:
-                table = stmt.table
-                tail = sql[sql.index(" ON CONFLICT "):]
-                sql = self._unnest_insert(sa_dialect, table, _UPSERT_KEYS[key]) + tail
-                self.upserts[key] = (sql, _UPSERT_KEYS[key])
-                continue
-            order = tuple(compiled.positiontup or ()) if compiled.positional else None
-            self.upserts[key] = (sql, order)
-        self._one_row = "(" + ", ".join([self.mark] * len(_EVENT_COLS)) + ")"
-        self._events_sql: dict[int, str] = {}
-        if self.arrays:
-            self._events_sql[0] = (self._unnest_insert(sa_dialect, events, _EVENT_COLS)
-                                   + " ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
+            cols = _UPSERT_KEYS[key]
+            sql = str(stmt.compile(dialect=sa_dialect, column_keys=list(cols)))
+            tail = sql[sql.index(" ON CONFLICT "):]
+            head = (self._unnest_insert(sa_dialect, stmt.table, cols) if self.arrays
+                    else f"INSERT INTO {stmt.table.name} ({', '.join(cols)}) VALUES ")
+            self.upserts[key] = (head, tail)
+        self._texts: dict[tuple[str, int], str] = {}
+        self._events_pg = (self._unnest_insert(sa_dialect, events, _EVENT_COLS)
+                           + " ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
 
     def _unnest_insert(self, sa_dialect: Any, table: Any, cols: tuple[str, ...]) -> str:
         # Arrays of the unbounded base type (VARCHAR, not VARCHAR(36)): an explicit cast to a
@@ -142,43 +155,54 @@ class _Driver:
             for c in cols)
         return f"INSERT INTO {table.name} ({', '.join(cols)}) SELECT * FROM unnest({arrays})"
 
-    def events_sql(self, n: int) -> str:
-        """INSERT of n rows; ON CONFLICT DO NOTHING RETURNING lets the database say which ids
-        are new, so "stored once" holds across retries, concurrent groups and replicas."""
-        sql = self._events_sql.get(n)
+    def _values_sql(self, key: str, head: str, tail: str, width: int, n: int) -> str:
+        sql = self._texts.get((key, n))
         if sql is None:
-            sql = self._events_sql[n] = (
-                f"INSERT INTO {events.name} ({', '.join(_EVENT_COLS)}) VALUES "
-                + ", ".join([self._one_row] * n)
-                + " ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
+            row = "(" + ", ".join(["?"] * width) + ")"
+            sql = self._texts[(key, n)] = head + ", ".join([row] * n) + tail
         return sql
 
     def insert_events(self, cur: Any, rows: list[tuple]) -> set[str]:
+        """Insert the rows whose event_id is new; returns those ids (first occurrence wins)."""
         if self.arrays:
-            cur.execute(self._events_sql[0], [list(col) for col in zip(*rows, strict=True)])
+            cur.execute(self._events_pg, [list(col) for col in zip(*rows, strict=True)])
             return {r[0] for r in cur.fetchall()}
-        inserted: set[str] = set()
-        for i in range(0, len(rows), _EVENT_CHUNK):
-            chunk = rows[i:i + _EVENT_CHUNK]
-            cur.execute(self.events_sql(len(chunk)), [v for r in chunk for v in r])
-            inserted.update(r[0] for r in cur.fetchall())
-        return inserted
+        firsts: dict[str, tuple] = {}
+        for r in rows:
+            firsts.setdefault(r[0], r)
+        ids = list(firsts)
+        for start, size in _pieces(len(ids)):
+            for (eid,) in cur.execute(self._in_sql(size), ids[start:start + size]).fetchall():
+                firsts.pop(eid, None)
+        new = list(firsts.values())
+        head = f"INSERT INTO {events.name} ({', '.join(_EVENT_COLS)}) VALUES "
+        for start, size in _pieces(len(new)):
+            # DO NOTHING stays as the guard of the unique index; nothing should conflict.
+            cur.execute(self._values_sql("events", head, " ON CONFLICT (event_id) DO NOTHING",
+                                         len(_EVENT_COLS), size),
+                        [v for r in new[start:start + size] for v in r])
+        return set(firsts)
+
+    def _in_sql(self, n: int) -> str:
+        sql = self._texts.get(("events_in", n))
+        if sql is None:
+            sql = self._texts[("events_in", n)] = (
+                f"SELECT event_id FROM {events.name} WHERE event_id IN ("
+                + ", ".join(["?"] * n) + ")")
+        return sql
 
     def upsert(self, cur: Any, key: str, rows: list[tuple]) -> None:
+        """Upsert rows whose keys are unique (ON CONFLICT may touch a row once per statement)."""
         if not rows:
             return
-        sql, order = self.upserts[key]
-        names = _UPSERT_KEYS[key]
-        if self.arrays:  # keys are unique per statement: ON CONFLICT may touch a row once
-            cur.execute(sql, [list(col) for col in zip(*rows, strict=True)])
+        head, tail = self.upserts[key]
+        if self.arrays:
+            cur.execute(head + tail, [list(col) for col in zip(*rows, strict=True)])
             return
-        if order is None:  # named parameters (psycopg's pyformat)
-            cur.executemany(sql, [dict(zip(names, r, strict=True)) for r in rows])
-        else:
-            if order != names:
-                idx = [names.index(k) for k in order]
-                rows = [tuple(r[j] for j in idx) for r in rows]
-            cur.executemany(sql, rows)
+        width = len(_UPSERT_KEYS[key])
+        for start, size in _pieces(len(rows)):
+            cur.execute(self._values_sql(key, head, tail, width, size),
+                        [v for r in rows[start:start + size] for v in r])
 
 
 _drivers: dict[tuple[str, str, str], _Driver] = {}
