@@ -1039,9 +1039,12 @@ def create_app_from_env() -> FastAPI:
     """
     import os
 
+    from collector.cli import _settle_heap
     from collector.config import load_config
 
     cfg = load_config(os.environ.get("LENSWATCH_COLLECTOR_CONFIG") or None,
                       db=os.environ["LENSWATCH_DB"])
-    return create_app(cfg, run_migrations=False)
+    app = create_app(cfg, run_migrations=False)
+    _settle_heap()
+    return app
 
