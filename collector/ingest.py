@@ -233,7 +233,8 @@ def store_group(
 
     An event id present in two batches of the group is credited to the first; the other
     batch reports it as a duplicate, exactly as if they had been committed one after another.
-    `dialect` is kept for callers; the connection's own dialect decides the SQL.
+    `dialect` is kept for callers; the connection's own dialect decides the SQL. Call it inside
+    `Store.writing()`: on SQLite the new ids are decided under that transaction's write lock.
     """
     drv = _driver(conn)
     rows: list[tuple] = []
