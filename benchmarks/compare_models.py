@@ -21,7 +21,7 @@ import onnxruntime as ort
 
 from benchmarks.bare_decode import iter_keyframes
 from benchmarks.speed import CACHE
-from pipeline.frames import thumbnail
+from pipeline.frames import half_scale, thumbnail
 
 
 def session(path: Path) -> ort.InferenceSession:
@@ -36,7 +36,8 @@ def session(path: Path) -> ort.InferenceSession:
 
 
 def frames(limit: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """Consecutive keyframe thumbnails (frame, previous) from every cached clip."""
+    """Consecutive keyframe thumbnails from every cached clip: (frame, the previous one at
+    half scale, as the graph's `prev` input takes it)."""
     fr: list[np.ndarray] = []
     pv: list[np.ndarray] = []
     clips = sorted(c for c in CACHE.glob("*.mp4") if not c.name.endswith(".part.mp4"))
@@ -48,7 +49,7 @@ def frames(limit: int = 64) -> tuple[np.ndarray, np.ndarray]:
         pv += th[:-1]
     idx = np.linspace(0, len(fr) - 1, min(limit, len(fr))).astype(int)
     f = np.stack([fr[i] for i in idx]).astype(np.float32)[:, None]
-    p = np.stack([pv[i] for i in idx]).astype(np.float32)[:, None]
+    p = np.stack([half_scale(pv[i]) for i in idx])[:, None]
     # Some over-exposed pairs too (gain x1.6, clipped), or the saturation output would only
     # ever be compared on zeros.
     bright = np.clip(np.round(f[::4] * 1.6), 0, 255)

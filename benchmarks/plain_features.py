@@ -14,7 +14,16 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pipeline.frames import CELL, GRID_H, GRID_W, THUMB_H, THUMB_W
+from pipeline.frames import (
+    CELL,
+    GRID_H,
+    GRID_W,
+    MOSAIC_H,
+    MOSAIC_W,
+    THUMB_H,
+    THUMB_W,
+    native_mosaic,
+)
 
 FINE = 16     # Welch patch size at full scale (models/build.py FINE)
 COARSE = 32   # Welch patch size at half scale (models/build.py COARSE)
@@ -76,15 +85,22 @@ def _profile(profiles: np.ndarray) -> np.ndarray:
     return np.log1p(amp).mean(axis=0).astype(np.float32)
 
 
-def plain_features(frame: np.ndarray, prev: np.ndarray) -> dict[str, np.ndarray]:
-    """The graph's outputs for one uint8 thumbnail and the camera's previous half-scale
-    picture (the graph's `half` output of the camera's last sample).
+def plain_features(frame: np.ndarray, prev: np.ndarray,
+                   native: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The graph's outputs for one uint8 thumbnail, the camera's previous half-scale
+    picture (the graph's `half` output of the camera's last sample) and the picture's
+    native-resolution patches (pipeline.frames.native_mosaic; None: cut from the thumbnail,
+    as pipeline.detect does).
 
     Keys and shapes are those of the ONNX outputs without the batch axis.
     """
     if frame.shape != (THUMB_H, THUMB_W) or prev.shape != (THUMB_H // 2, THUMB_W // 2):
         raise ValueError(f"expected a {THUMB_H} x {THUMB_W} thumbnail and a half-scale "
                          f"previous picture, got {frame.shape} and {prev.shape}")
+    if native is None:
+        native = native_mosaic(frame)
+    if native.shape != (MOSAIC_H, MOSAIC_W):
+        raise ValueError(f"expected {MOSAIC_H} x {MOSAIC_W} native patches, got {native.shape}")
     f = frame.astype(np.float32)
     half = _half(f)
     quarter = _half(half)
@@ -103,4 +119,5 @@ def plain_features(frame: np.ndarray, prev: np.ndarray) -> dict[str, np.ndarray]
         "spec_cols": _profile(half.reshape(3, hh // 3, hw).mean(axis=1)),
         "spec_drift": _profile(change.reshape(hh, 4, hw // 4).mean(axis=2).T),
         "half": half[None],
+        "spec_native": _welch(native.astype(np.float32), FINE, 1),
     }

@@ -230,9 +230,12 @@ def pairs(mat: Material, n: int) -> tuple[np.ndarray, np.ndarray]:
 def check_plain(det: Detector, frames: np.ndarray, prevs: np.ndarray) -> dict[str, float]:
     """Max abs error of the plain NumPy/OpenCV features against the ONNX graph's outputs."""
     from benchmarks.plain_features import plain_features
+    from pipeline.frames import native_mosaic
 
+    natives = np.stack([native_mosaic(f) for f in frames]).astype(np.float32)[:, None]
     outs = det.session.run(None, {"frame": frames.astype(np.float32)[:, None],
-                                  "prev": prevs.astype(np.float32)[:, None]})  # N x 1 x 96 x 160
+                                  "prev": prevs.astype(np.float32)[:, None],  # N x 1 x 96 x 160
+                                  "native": natives})
     err: dict[str, float] = {}
     for i in range(len(frames)):
         p = plain_features(frames[i], prevs[i])
@@ -383,6 +386,7 @@ def profile_nodes(det: Detector, frames: np.ndarray, prevs: np.ndarray, top: int
     import onnxruntime as ort
 
     from models import FEATURES_MODEL
+    from pipeline.frames import native_mosaic
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
@@ -393,7 +397,9 @@ def profile_nodes(det: Detector, frames: np.ndarray, prevs: np.ndarray, top: int
     opts.profile_file_prefix = str(Path(tempfile.gettempdir()) / "lenswatch_ort_profile")
     sess = ort.InferenceSession(str(FEATURES_MODEL), opts, providers=["CPUExecutionProvider"])
     feed = {"frame": frames[:BATCH].astype(np.float32)[:, None],
-            "prev": prevs[:BATCH].astype(np.float32)[:, None]}
+            "prev": prevs[:BATCH].astype(np.float32)[:, None],
+            "native": np.stack([native_mosaic(f) for f in frames[:BATCH]]
+                               ).astype(np.float32)[:, None]}
     for _ in range(3 + reps):
         sess.run(None, feed)
     path = Path(sess.end_profiling())

@@ -9,7 +9,6 @@ import contextlib
 import json
 import logging
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path as FsPath
@@ -32,10 +31,16 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
-from starlette.concurrency import run_in_threadpool
 
 from collector import tickets as tk
-from collector.auth import PERMISSIONS, Principal, lookup
+from collector.auth import (
+    PERMISSIONS,
+    TOKEN_PREFIX,
+    Principal,
+    hash_token,
+    lookup,
+    lookup_many,
+)
 from collector.config import CollectorConfig
 from collector.ingest import IngestWriter
 from collector.metrics import Metrics
@@ -85,12 +90,23 @@ class _Auth:
     Successful lookups are cached for `cache_seconds` (default 2 s) so the 636 agents' posts do
     not each cost a database round trip; a revoked token therefore stops working within that
     time on every replica. Failed lookups are never cached, so a new token works at once.
+
+    Tokens in use are re-verified together by `refresh` (one query every `cache_seconds / 2`,
+    run by the app's lifespan), which keeps their entries fresh: with per-token expiry alone,
+    every agent missed the cache every 2 s, and those lookups (a worker thread, a pooled
+    connection, a query each) were a tenth of the collector's CPU under load. "In use" means
+    used within `idle_seconds` (an agent under backoff posts less often than every 2 s); a
+    token idle longer is forgotten and looked up again on its next use.
     """
 
-    def __init__(self, store: Store, cache_seconds: float) -> None:
+    def __init__(self, store: Store, cache_seconds: float, idle_seconds: float = 60.0) -> None:
         self.store = store
         self.cache_seconds = cache_seconds
+        self.idle_seconds = idle_seconds
         self._cache: dict[str, tuple[Principal, float]] = {}
+        self._last_used: dict[str, float] = {}
+        self._pending: dict[str, asyncio.Future[Principal | None]] = {}
+        self._flusher: asyncio.Task | None = None
 
     @staticmethod
     def _token(request: Request, creds: HTTPAuthorizationCredentials | None) -> str | None:
@@ -104,21 +120,118 @@ class _Auth:
 
     def _cached(self, token: str) -> Principal | None:
         hit = self._cache.get(token)
-        if hit is not None and hit[1] > time.monotonic():
-            return hit[0]
+        if hit is not None:
+            now = time.monotonic()
+            if hit[1] > now:
+                self._last_used[token] = now
+                return hit[0]
         return None
 
     def _lookup(self, token: str) -> Principal:
+        started = time.monotonic()
         with self.store.reading() as conn:
             p = lookup(conn, token)
         if p is None:
             self._cache.pop(token, None)
             raise _problem(401, "token not recognised or revoked; ask an admin for a new one "
                            "(lenswatch token create)", {"WWW-Authenticate": "Bearer"})
+        # Valid as of the query's start: a revocation committed after it is seen by the next
+        # lookup or refresh, which starts within cache_seconds.
+        self._remember(token, p, started)
+        return p
+
+    def refresh(self) -> int:
+        """Re-verify, in one query, every cached token used within `idle_seconds`.
+
+        Each entry then stays valid until this query's start plus `cache_seconds`; a token
+        revoked since is dropped. Tokens idle for longer are forgotten. Returns the number of
+        tokens re-verified.
+        """
+        started = time.monotonic()
+        idle_before = started - self.idle_seconds
+        for tok, used in list(self._last_used.items()):
+            if used < idle_before:
+                self._last_used.pop(tok, None)
+                self._cache.pop(tok, None)
+        by_digest = {hash_token(t): t for t in list(self._cache) if t in self._last_used}
+        if not by_digest:
+            return 0
+        with self.store.reading() as conn:
+            found = lookup_many(conn, list(by_digest))
+        expires = started + self.cache_seconds
+        for digest, tok in by_digest.items():
+            p = found.get(digest)
+            if p is None:
+                self._cache.pop(tok, None)
+            elif tok in self._cache:  # not dropped meanwhile by a failed lookup
+                self._cache[tok] = (p, expires)
+        return len(by_digest)
+
+    def _remember(self, token: str, p: Principal, valid_from: float) -> None:
         if self.cache_seconds > 0:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[token] = (p, time.monotonic() + self.cache_seconds)
+                self._last_used.clear()
+            self._cache[token] = (p, valid_from + self.cache_seconds)
+            self._last_used[token] = valid_from
+
+    async def _lookup_coalesced(self, token: str) -> Principal:
+        """A cache miss, answered together with every other miss waiting at the same time.
+
+        After a restart all 636 agents miss at once; one query per token (a worker thread
+        and a pooled connection each) made the first seconds the slowest of the run. Here at
+        most one lookup query is in flight: misses arriving meanwhile wait for the next one.
+        """
+        loop = asyncio.get_running_loop()
+        if self._flusher is not None and self._flusher.get_loop() is not loop:
+            # Only when one app serves several event loops in turn (test clients).
+            self._pending, self._flusher = {}, None
+        fut = self._pending.get(token)
+        if fut is None:
+            fut = self._pending[token] = loop.create_future()
+            if self._flusher is None or self._flusher.done():
+                self._flusher = loop.create_task(self._flush_misses())
+        p = await asyncio.shield(fut)
+        if p is None:
+            raise _problem(401, "token not recognised or revoked; ask an admin for a new one "
+                           "(lenswatch token create)", {"WWW-Authenticate": "Bearer"})
+        return p
+
+    async def _flush_misses(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, {}
+            started = time.monotonic()
+            try:
+                found = await asyncio.to_thread(self._lookup_tokens, list(batch))
+            except Exception as exc:  # noqa: BLE001 - every waiter gets the database error
+                for fut in batch.values():
+                    if not fut.done():
+                        fut.set_exception(exc)
+                continue
+            for tok, fut in batch.items():
+                p = found.get(tok)
+                if p is not None:
+                    self._remember(tok, p, started)
+                else:
+                    self._cache.pop(tok, None)
+                if not fut.done():
+                    fut.set_result(p)
+
+    def _lookup_tokens(self, toks: list[str]) -> dict[str, Principal]:
+        plausible = {hash_token(t): t for t in toks
+                     if t.startswith(TOKEN_PREFIX) and len(t) <= 200}
+        if not plausible:
+            return {}
+        with self.store.reading() as conn:
+            found = lookup_many(conn, list(plausible))
+        return {plausible[d]: p for d, p in found.items()}
+
+    async def authenticate(self, token: str, permission: str) -> Principal:
+        """The principal for a bearer token, if it may do `permission`; else 401/403."""
+        p = self._cached(token) or await self._lookup_coalesced(token)
+        if not p.can(permission):
+            raise _problem(403, f"role '{p.role}' may not do this; it needs a token with "
+                           f"role {_roles_with(permission)}")
         return p
 
     def principal(self, request: Request, creds: HTTPAuthorizationCredentials | None
@@ -138,11 +251,7 @@ class _Auth:
                 raise _problem(401, "missing token: send 'Authorization: Bearer <token>' "
                                "(create one with `lenswatch token create`)",
                                {"WWW-Authenticate": "Bearer"})
-            p = self._cached(token) or await run_in_threadpool(self._lookup, token)
-            if not p.can(permission):
-                raise _problem(403, f"role '{p.role}' may not do this; it needs a token with "
-                               f"role {_roles_with(permission)}")
-            return p
+            return await self.authenticate(token, permission)
 
         return dep
 
@@ -193,23 +302,29 @@ class _Guard:
         await self.app(scope, receive, send_wrapper)
 
 
-class _FastIngest:
-    """Answers POST /v1/events without the framework's routing and dependency machinery.
+class _CollectorApp(FastAPI):
+    """FastAPI with POST /v1/events answered before the framework's middleware and routing.
 
-    Measured on the 2-core box, routing plus dependency resolution cost as much CPU per batch
-    as validating and storing it; with 636 agents posting, that is the collector's ceiling.
+    Measured on the 2-core box, the middleware stack, routing and dependency resolution cost as
+    much CPU per batch as validating and storing it; with 636 agents posting, that is the
+    collector's ceiling. Every other path goes through FastAPI as usual.
     """
 
-    def __init__(self, app: Any, handler: Callable) -> None:
-        self.app = app
-        self.handler = handler
+    fast_ingest: Callable[..., Any] | None = None
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        if (scope["type"] == "http" and scope["method"] == "POST"
-                and scope["path"] == "/v1/events"):
-            await self.handler(scope, receive, send)
+        if (self.fast_ingest is not None and scope["type"] == "http"
+                and scope["path"] == "/v1/events" and scope["method"] == "POST"):
+            await self.fast_ingest(scope, receive, send)
         else:
-            await self.app(scope, receive, send)
+            await super().__call__(scope, receive, send)
+
+
+#: What Starlette's JSONResponse does, with the encoder built once instead of per answer.
+_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+#: Headers every JSON answer of the fast ingest path carries (as `_Guard` adds elsewhere).
+_INGEST_HEADERS = [(b"content-type", b"application/json"),
+                   (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
 
 
 def create_app(cfg: CollectorConfig, *, store: Store | None = None,
@@ -220,7 +335,8 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
     store = store or open_store(cfg.db)
     if run_migrations:
         migrate(store)
-    auth = _Auth(store, cfg.auth_cache_seconds)
+    auth = _Auth(store, cfg.auth_cache_seconds,
+                 idle_seconds=max(60.0, 10 * cfg.auth_cache_seconds))
     metrics = Metrics(store, cfg.agent_silent_after_seconds)
     hub = StreamHub(store, cfg.stream_poll_seconds)
     state: dict[str, Any] = {}
@@ -230,6 +346,8 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
         state["writer"] = IngestWriter(store)
         await hub.start()
         tasks = []
+        if cfg.auth_cache_seconds > 0:
+            tasks.append(asyncio.create_task(_auth_refresher(), name="auth-refresh"))
         if cfg.sweep_interval_seconds > 0:
             tasks.append(asyncio.create_task(_sweeper(), name="sweeper"))
         if cfg.webhooks:
@@ -246,6 +364,16 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
             await asyncio.to_thread(state["writer"].close)
             if own_store:
                 store.dispose()
+
+    async def _auth_refresher() -> None:
+        while True:
+            await asyncio.sleep(cfg.auth_cache_seconds / 2)
+            try:
+                await asyncio.to_thread(auth.refresh)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - entries then expire and are looked up singly
+                log.exception("token refresh failed")
 
     async def _sweeper() -> None:
         last_prune = 0.0
@@ -282,7 +410,7 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
                     log.exception("webhook delivery pass failed")
                 await asyncio.sleep(cfg.webhook_poll_seconds)
 
-    app = FastAPI(
+    app = _CollectorApp(
         title="lenswatch collector",
         version="1",
         description="Central collector: agents POST camera state changes; operators watch; "
@@ -297,6 +425,7 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
     app.state.cfg = cfg
     app.state.metrics = metrics
     app.state.hub = hub
+    app.state.auth = auth
     app.state.sweep_once = sweep_once
     app.add_middleware(_Guard, max_body=cfg.limits.max_body_bytes)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -345,8 +474,9 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
                           who: Principal = Depends(auth.require("ingest"))) -> Any:
         """Store a batch of state changes and heartbeats; each event_id is stored once.
 
-        (Requests are normally answered by the same code through `_FastIngest`, below, which
-        skips the framework's routing on the hottest path; this route documents it.)
+        (Requests are normally answered by the same code through `fast_ingest`, below, which
+        skips the framework's middleware and routing on the hottest path; this route documents
+        it and serves when the fast path is switched off.)
         """
         chunks: list[bytes] = []
         size = 0
@@ -362,6 +492,8 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
         metrics.batches.labels("too_large").inc()
         return ({"detail": f"request body over {cfg.limits.max_body_bytes} bytes; send "
                            "smaller batches"}, 413)
+
+    batches_ok = metrics.batches.labels("ok")
 
     async def ingest(raw: bytes, who: Principal) -> tuple[int, dict[str, Any]]:
         t0 = time.perf_counter()
@@ -402,7 +534,7 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
         seen: set[str] = set()
         dup_in_batch: list[str] = []
         # Counted per batch, not per event: label lookups were a visible share of ingest CPU.
-        tally: Counter[tuple[str, str | None, str]] = Counter()
+        tally: dict[tuple[str, str | None, str], int] = {}
         for i, obj in enumerate(evs):
             try:
                 item = validate_event(obj, agent, now, cfg.limits)
@@ -410,13 +542,15 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
                 rejected.append({"event_id": event_id_of(obj), "index": i, "error": str(exc)})
                 kind = obj.get("kind", "state_change") if isinstance(obj, dict) else "invalid"
                 fault = obj.get("fault") if isinstance(obj, dict) else None
-                tally[(kind if kind in ("state_change", "heartbeat") else "invalid",
-                       fault if isinstance(fault, str) else None, "rejected")] += 1
+                key = (kind if kind in ("state_change", "heartbeat") else "invalid",
+                       fault if isinstance(fault, str) else None, "rejected")
+                tally[key] = tally.get(key, 0) + 1
                 continue
             if item.event_id in seen:
                 dup_in_batch.append(item.event_id)
-                tally[("heartbeat", None, "duplicate") if isinstance(item, HeartbeatIn)
-                      else ("state_change", item.fault, "duplicate")] += 1
+                key = (("heartbeat", None, "duplicate") if isinstance(item, HeartbeatIn)
+                       else ("state_change", item.fault, "duplicate"))
+                tally[key] = tally.get(key, 0) + 1
                 continue
             seen.add(item.event_id)
             valid.append(item)
@@ -429,11 +563,12 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
         accepted = set(res.accepted)
         for item in valid:
             outcome = "accepted" if item.event_id in accepted else "duplicate"
-            tally[("heartbeat", None, outcome) if isinstance(item, HeartbeatIn)
-                  else ("state_change", item.fault, outcome)] += 1
+            key = (("heartbeat", None, outcome) if isinstance(item, HeartbeatIn)
+                   else ("state_change", item.fault, outcome))
+            tally[key] = tally.get(key, 0) + 1
         for (kind, fault, outcome), n in tally.items():
             metrics.count_event(kind, fault, outcome, n)
-        metrics.batches.labels("ok").inc()
+        batches_ok.inc()
         metrics.latency.observe(time.perf_counter() - t0)
         return 200, {"accepted": res.accepted, "duplicates": res.duplicates + dup_in_batch,
                      "rejected": rejected}
@@ -441,40 +576,63 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
     ingest_dep = auth.require("ingest")
 
     async def fast_ingest(scope: dict, receive: Callable, send: Callable) -> None:
+        """POST /v1/events straight on ASGI: same answers as the route above, less work."""
+        started = False
+
         async def answer(status: int, payload: Any, headers: dict[str, str] | None = None
                          ) -> None:
-            await JSONResponse(payload, status, headers=headers)(scope, receive, send)
+            nonlocal started
+            body = _JSON.encode(payload).encode()
+            hdrs = [*_INGEST_HEADERS, (b"content-length", str(len(body)).encode())]
+            if headers:
+                hdrs += [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                         for k, v in headers.items()]
+            started = True
+            await send({"type": "http.response.start", "status": status, "headers": hdrs})
+            await send({"type": "http.response.body", "body": body})
 
-        request = Request(scope, receive)
-        authz = request.headers.get("authorization")
-        creds = None
-        if authz:
-            scheme, _, cred = authz.partition(" ")
-            if scheme.lower() == "bearer" and cred.strip():
-                creds = HTTPAuthorizationCredentials(scheme="Bearer", credentials=cred)
         try:
-            who = await ingest_dep(request, creds)
-        except HTTPException as exc:
-            await answer(exc.status_code, {"detail": exc.detail}, exc.headers)
-            return
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            msg = await receive()
-            if msg["type"] == "http.disconnect":
+            authz = None
+            for name, value in scope["headers"]:
+                if name == b"authorization":
+                    authz = value.decode("latin-1")
+                    break
+            try:
+                scheme, _, cred = (authz or "").partition(" ")
+                if scheme.lower() == "bearer" and cred.strip():
+                    who = await auth.authenticate(cred.strip(), "ingest")
+                else:  # no or another scheme, or a session cookie: the general path
+                    who = await ingest_dep(Request(scope, receive), None)
+            except HTTPException as exc:
+                await answer(exc.status_code, {"detail": exc.detail}, exc.headers)
                 return
-            chunk = msg.get("body", b"")
-            size += len(chunk)
-            if size > cfg.limits.max_body_bytes:
-                await answer(*reversed(_too_big()))
-                return
-            chunks.append(chunk)
-            more = msg.get("more_body", False)
-        status, payload = await ingest(b"".join(chunks), who)
-        await answer(status, payload)
+            chunks: list[bytes] = []
+            size = 0
+            more = True
+            while more:
+                msg = await receive()
+                if msg["type"] == "http.disconnect":
+                    return
+                chunk = msg.get("body", b"")
+                size += len(chunk)
+                if size > cfg.limits.max_body_bytes:
+                    await answer(*reversed(_too_big()))
+                    return
+                chunks.append(chunk)
+                more = msg.get("more_body", False)
+            status, payload = await ingest(chunks[0] if len(chunks) == 1 else b"".join(chunks),
+                                           who)
+            await answer(status, payload)
+        except OperationalError as exc:
+            log.error("database error: %s", exc.__class__.__name__)
+            if not started:
+                await answer(503, {"detail": "storage unavailable; retry later"})
+        except Exception:  # noqa: BLE001 - what ServerErrorMiddleware does for other routes
+            log.exception("POST /v1/events failed")
+            if not started:
+                await answer(500, {"detail": "Internal Server Error"})
 
-    app.add_middleware(_FastIngest, handler=fast_ingest)
+    app.fast_ingest = fast_ingest
 
     @app.get("/v1/agents/{agent}/commands", response_model=list[Command],
              responses=_ERR, tags=["agents"])
@@ -569,16 +727,21 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
         per: dict[str, dict[str, Any]] = {}
         for c in _camera_rows(None, None, None, 10**6):
             p = per.setdefault(c["compound"], {"compound": c["compound"], "cameras": 0,
-                                               "ok": 0, "faulty": 0, "unknown": 0})
+                                               "ok": 0, "faulty": 0, "unknown": 0,
+                                               "raised": {}})
             p["cameras"] += 1
             p[c["status"]] += 1
+            # Cameras per raised fault, so a fault filter shows the compounds with that fault,
+            # not every compound with any fault.
+            for f in c["raised"]:
+                p["raised"][f] = p["raised"].get(f, 0) + 1
         with store.reading() as conn:
             for comp, n in conn.execute(
                 select(tk.tickets.c.compound, func.count()).where(
                     tk.tickets.c.status != "closed").group_by(tk.tickets.c.compound)
             ).all():
                 per.setdefault(comp, {"compound": comp, "cameras": 0, "ok": 0, "faulty": 0,
-                                      "unknown": 0})["open_tickets"] = int(n)
+                                      "unknown": 0, "raised": {}})["open_tickets"] = int(n)
         for p in per.values():
             p.setdefault("open_tickets", 0)
         return [per[k] for k in sorted(per)]
@@ -881,9 +1044,12 @@ def create_app_from_env() -> FastAPI:
     """
     import os
 
+    from collector.cli import _settle_heap
     from collector.config import load_config
 
     cfg = load_config(os.environ.get("LENSWATCH_COLLECTOR_CONFIG") or None,
                       db=os.environ["LENSWATCH_DB"])
-    return create_app(cfg, run_migrations=False)
+    app = create_app(cfg, run_migrations=False)
+    _settle_heap()
+    return app
 

@@ -1,9 +1,10 @@
 """Bearer tokens and roles.
 
 Tokens are 256-bit random strings shown once at creation and stored only as SHA-256 digests:
-with that much entropy a slow password hash buys nothing, and a fast digest keeps the per-request
-lookup (636 agents posting) to one indexed read. Revocation is immediate on every replica
-because nothing is cached.
+with that much entropy a slow password hash buys nothing, and a fast digest keeps a lookup to one
+indexed read. The collector caches verified tokens for `auth_cache_seconds` and re-verifies the
+ones in use in one query (`lookup_many`), so a revoked token stops working within that time on
+every replica (collector/app.py, `_Auth`).
 """
 
 from __future__ import annotations
@@ -83,6 +84,18 @@ def revoke_token(conn: Connection, token_id: int) -> bool:
         .values(revoked_at=time.time())
     )
     return res.rowcount == 1
+
+
+def lookup_many(conn: Connection, digests: list[str]) -> dict[str, Principal]:
+    """Principals of the tokens (by SHA-256 digest) that exist and are not revoked."""
+    out: dict[str, Principal] = {}
+    for i in range(0, len(digests), 500):
+        for row in conn.execute(
+            select(tokens.c.token_hash, tokens.c.id, tokens.c.subject, tokens.c.role).where(
+                tokens.c.token_hash.in_(digests[i:i + 500]), tokens.c.revoked_at.is_(None))
+        ):
+            out[row.token_hash] = Principal(row.id, row.subject, row.role)
+    return out
 
 
 def lookup(conn: Connection, token: str) -> Principal | None:

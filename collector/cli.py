@@ -7,6 +7,7 @@ and this package only contributes its verbs.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 import time
@@ -157,8 +158,20 @@ def run_collector(args: argparse.Namespace) -> int:
         uvicorn.run("collector.app:create_app_from_env", factory=True, workers=args.workers,
                     **common)
         return 0
+    _settle_heap()
     uvicorn.run(app, **common)
     return 0
+
+
+def _settle_heap() -> None:
+    """Collect once, then exempt everything alive from future collections (`gc.freeze`).
+
+    Start-up leaves ~a million long-lived objects (FastAPI, pydantic, SQLAlchemy, the CLI's
+    other subcommands); every full collection walked them all, a 100+ ms pause of the event
+    loop and the writer under ingest load. Objects created afterwards are collected as usual.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily
@@ -86,7 +87,14 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_DbGauges(store, silent_after))
+        # `labels()` validates and locks on every call; the children it returns are reused.
+        self._event_children: dict[tuple[str, str | None, str], Any] = {}
 
     def count_event(self, kind: str, fault: str | None, outcome: str, n: int = 1) -> None:
-        label = fault if fault in FAULTS else ("none" if fault is None else "invalid")
-        self.events.labels(kind, label, outcome).inc(n)
+        child = self._event_children.get((kind, fault, outcome))
+        if child is None:
+            label = fault if fault in FAULTS else ("none" if fault is None else "invalid")
+            child = self.events.labels(kind, label, outcome)
+            if len(self._event_children) < 1000:  # bounded: `fault` may be any string
+                self._event_children[(kind, fault, outcome)] = child
+        child.inc(n)

@@ -27,11 +27,18 @@ KINDS = ("state_change", "heartbeat")
 CAMERA_STATUSES = ("ok",) + FAULTS
 MAX_HEARTBEAT_CAMERAS = 512
 
-_SC_KEYS = {"kind", "event_id", "camera", "fault", "state", "t", "confidence", "severity",
-            "evidence", "snapshot"}
+_SC_KEYS = frozenset({"kind", "event_id", "camera", "fault", "state", "t", "confidence",
+                      "severity", "evidence", "snapshot"})
 _SC_REQUIRED = ("event_id", "camera", "fault", "state", "t", "confidence", "severity")
-_HB_KEYS = {"kind", "event_id", "agent", "t", "cameras"}
-_HB_CAMERA_KEYS = {"status", "faults", "last_frame", "reference"}
+_SC_REQUIRED_SET = frozenset(_SC_REQUIRED)
+_FAULT_SET = frozenset(FAULTS)
+_STATE_SET = frozenset(STATES)
+_SEVERITY_SET = frozenset(SEVERITIES)
+#: Built once: `json.dumps` with options builds a new encoder per call (a tenth of the time
+#: validating a state change took). Same options, same output.
+_EVIDENCE_JSON = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+_HB_KEYS = frozenset({"kind", "event_id", "agent", "t", "cameras"})
+_HB_CAMERA_KEYS = frozenset({"status", "faults", "last_frame", "reference"})
 
 
 class Invalid(ValueError):
@@ -125,36 +132,40 @@ def _camera(value: Any) -> str:
 def validate_state_change(
     obj: dict[str, Any], now: float, limits: LimitsConfig
 ) -> StateChangeIn:
-    unknown = sorted(set(obj) - _SC_KEYS)
-    if unknown:
+    # Set operations first, details only on failure: this runs for every event of every batch.
+    if not _SC_KEYS.issuperset(obj):
+        unknown = sorted(set(obj) - _SC_KEYS)
         raise Invalid(f"unknown field(s) {unknown} in a state change; remove them")
     eid = _event_id(obj)
-    missing = [k for k in _SC_REQUIRED if k not in obj]
-    if missing:
+    if not _SC_REQUIRED_SET.issubset(obj):
+        missing = [k for k in _SC_REQUIRED if k not in obj]
         raise Invalid(f"missing field(s) {missing}")
     camera = _camera(obj["camera"])
     fault = obj["fault"]
-    if fault not in FAULTS:
+    if not (isinstance(fault, str) and fault in _FAULT_SET):
         raise Invalid(f"unknown fault '{str(fault)[:32]}'; known faults: {', '.join(FAULTS)}")
     state = obj["state"]
-    if state not in STATES:
+    if not (isinstance(state, str) and state in _STATE_SET):
         raise Invalid(f"state must be one of {', '.join(STATES)}")
     severity = obj["severity"]
-    if severity not in SEVERITIES:
+    if not (isinstance(severity, str) and severity in _SEVERITY_SET):
         raise Invalid(f"severity must be one of {', '.join(SEVERITIES)}")
     conf = obj["confidence"]
-    if (isinstance(conf, bool) or not isinstance(conf, int | float) or not math.isfinite(conf)
+    if (isinstance(conf, bool) or not isinstance(conf, (int, float)) or not math.isfinite(conf)
             or not 0.0 <= conf <= 1.0):
         raise Invalid("confidence must be a number from 0 to 1")
     t = parse_time(obj["t"], "t", now, limits)
-    evidence = obj.get("evidence", {})
-    if evidence is None:
-        evidence = {}
-    if not isinstance(evidence, dict):
-        raise Invalid("evidence must be a JSON object of measured values")
-    ev_text = json.dumps(evidence, separators=(",", ":"), allow_nan=False)
-    if len(ev_text) > limits.max_evidence_bytes:
-        raise Invalid(f"evidence is larger than {limits.max_evidence_bytes} bytes")
+    evidence = obj.get("evidence")
+    if not evidence:
+        if evidence is not None and not isinstance(evidence, dict):
+            raise Invalid("evidence must be a JSON object of measured values")
+        ev_text = "{}"
+    else:
+        if not isinstance(evidence, dict):
+            raise Invalid("evidence must be a JSON object of measured values")
+        ev_text = _EVIDENCE_JSON.encode(evidence)
+        if len(ev_text) > limits.max_evidence_bytes:
+            raise Invalid(f"evidence is larger than {limits.max_evidence_bytes} bytes")
     snap = obj.get("snapshot")
     if snap is not None:
         snap = _jpeg(snap, "snapshot", limits.max_snapshot_bytes)
@@ -165,8 +176,8 @@ def validate_state_change(
 def validate_heartbeat(
     obj: dict[str, Any], agent: str, now: float, limits: LimitsConfig
 ) -> HeartbeatIn:
-    unknown = sorted(set(obj) - _HB_KEYS)
-    if unknown:
+    if not _HB_KEYS.issuperset(obj):
+        unknown = sorted(set(obj) - _HB_KEYS)
         raise Invalid(f"unknown field(s) {unknown} in a heartbeat; remove them")
     eid = _event_id(obj)
     if obj.get("agent") != agent:
@@ -182,14 +193,14 @@ def validate_heartbeat(
         _camera(cam)
         if not isinstance(info, dict):
             raise Invalid(f"heartbeat camera '{cam}' must map to an object")
-        bad = sorted(set(info) - _HB_CAMERA_KEYS)
-        if bad:
+        if not _HB_CAMERA_KEYS.issuperset(info):
+            bad = sorted(set(info) - _HB_CAMERA_KEYS)
             raise Invalid(f"unknown field(s) {bad} for heartbeat camera '{cam}'")
         status = info.get("status", "ok")
         if status not in CAMERA_STATUSES:
             raise Invalid(f"camera '{cam}' status must be 'ok' or a fault name")
         faults = info.get("faults", [])
-        if not isinstance(faults, list) or any(f not in FAULTS for f in faults):
+        if not isinstance(faults, list) or (faults and any(f not in FAULTS for f in faults)):
             raise Invalid(f"camera '{cam}' faults must be a list of known fault names")
         lf = info.get("last_frame")
         last_frame = None if lf is None else parse_time(lf, f"{cam} last_frame", now, limits)

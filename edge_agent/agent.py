@@ -288,7 +288,8 @@ class Agent:
             if st.signal_lost:
                 clear = True
             if not _in_quiet(st.cfg):
-                st.latest = Sample(camera=key, t=now_w, gray=frame.gray)
+                st.latest = Sample(camera=key, t=now_w, gray=frame.gray, native=frame.native,
+                                   chroma=frame.chroma)
         self.metrics.decode_seconds.labels(camera=key).observe(cpu)
         if clear:
             self._signal_change(st, "cleared", "frames", "pictures arrive again")

@@ -118,7 +118,7 @@ def analyze(sources: list[str], *, settings: HealthSettings | None = None,
                     failures.append((src, exc.message.removeprefix(names[src] + ": ")))
                     del iters[src]
                     break
-                samples.append(Sample(names[src], fr.t, fr.gray))
+                samples.append(Sample(names[src], fr.t, fr.gray, fr.native, fr.chroma))
                 if bar is not None:
                     bar.update(max(0.0, fr.t - last_t.get(src, 0.0)))
                 last_t[src] = fr.t

@@ -31,7 +31,7 @@ _EPS = 1e-6
 #: How much a ripple's bin may sit below a clear peak of the current spectrum: faint long bars
 #: ride on the scene's steep low-frequency slope and barely top their neighbours.
 PEAK_SLACK = 0.4
-SPECTRA = ("spec_fine", "spec_coarse", "spec_rows", "spec_cols", "spec_drift")
+SPECTRA = ("spec_fine", "spec_coarse", "spec_rows", "spec_cols", "spec_drift", "spec_native")
 
 
 @dataclass(slots=True)
@@ -77,10 +77,18 @@ class HealthSettings:
     layout_kept: float = 0.75
     layout_blur: float = 0.93         # a partly textureless view this similar is blur
     foreign_layout: float = 0.5       # below this the view's layout is gone
+    # blocked, not blur: texture lost under a colour the view did not have. Chroma levels
+    # (Cb/Cr, 0..255 scale) the mean colour moved, and moved away from grey; white-balance
+    # drift stays within a few levels, a thin coat of coloured paint moves it by 10-30.
+    tint_shift: float = 8.0
     # ripple: a spectral peak this much (natural log of amplitude) above its surroundings,
     # relative to the baseline spectrum
     ripple_peak: float = 0.85
     ripple_peak_steady: float = 0.5   # ... or this much, on the same bin two samples running
+    # Once raised, the same steady peak holds the fault down to this score: faint interference
+    # hovers around the raise level, and an alert that clears and re-raises every minute is
+    # noise to an operator. A repaired cable drops the peak far below it, so clearing is prompt.
+    ripple_peak_hold: float = 0.35
     ripple_profile_margin: float = 0.3  # extra asked of the (noisier) row/column profiles
     # frozen: the largest cell change below this fraction of the usual change, and below
     # `frozen_abs` grey levels
@@ -126,6 +134,7 @@ class _Baseline:
         self.spec: dict[str, np.ndarray] = {}
         self.change = 0.0
         self.g2 = np.zeros(CELLS)
+        self.chroma: np.ndarray | None = None
 
     def learn(self, f: Features, settings: HealthSettings, t_span: float) -> None:
         self.samples.append(f)
@@ -140,6 +149,8 @@ class _Baseline:
                          for k in SPECTRA}
             # The first sample's difference is against itself; leave it out.
             self.change = float(np.median([_change(x) for x in s[1:]]))
+            colours = [x.chroma for x in s if x.chroma is not None]
+            self.chroma = (np.median(colours, axis=0) if len(colours) == len(s) else None)
             self.samples = []
             self.ready = True
 
@@ -152,6 +163,8 @@ class _Baseline:
         for k, v in self.spec.items():
             v += alpha * (getattr(f, k) - v)
         self.change += alpha * (_change(f) - self.change)
+        if self.chroma is not None and f.chroma is not None:
+            self.chroma = self.chroma + alpha * (f.chroma - self.chroma)
 
 
 def _texture(f: Features) -> np.ndarray:
@@ -365,10 +378,20 @@ class CameraHealth:
                     })
             return Verdict(False, 0.0, {"covered_fraction": round(frac, 3)})
         # Texture gone but the layout of light and dark intact: that is a soft lens (blur),
-        # not something in front of it. Anything in front of the lens changes the layout.
+        # not something in front of it. Anything in front of the lens changes the layout,
+        # or, a thin even coat of paint, tints it with its own colour.
         if ctx["layout"] >= (s.layout_kept if frac >= 0.85 else s.layout_blur):
-            return Verdict(False, 0.0, {"covered_fraction": round(frac, 3),
-                                        "layout": round(ctx["layout"], 3), "blur_like": True})
+            tint = self._tint(f)
+            if tint is None:
+                return Verdict(False, 0.0, {"covered_fraction": round(frac, 3),
+                                            "layout": round(ctx["layout"], 3),
+                                            "blur_like": True})
+            return Verdict(True, min(0.95, 0.6 + 0.4 * frac), {
+                "covered_fraction": round(frac, 3),
+                "layout": round(ctx["layout"], 3),
+                "tint_shift": round(tint, 1),
+                "reason": "texture lost under a new colour (paint or a coloured film?)",
+            })
         conf = min(0.99, 0.6 + 0.4 * (frac - s.blocked_fraction) / (1 - s.blocked_fraction))
         mask = covered.reshape(GRID_H, GRID_W)
         return Verdict(True, conf, {
@@ -377,6 +400,23 @@ class CameraHealth:
             "layout": round(ctx["layout"], 3),
             "covered_cells": ["".join("#" if c else "." for c in row) for row in mask],
         })
+
+    def _tint(self, f: Features) -> float | None:
+        """How far (chroma levels) the picture's mean colour moved away from grey since the
+        baseline, when it did by more than `tint_shift`; else None.
+
+        Defocus keeps each region's colour; fog and a dirty lens veil the view with its own
+        scattered light, which greys it; the IR switch takes the colour away. Only something
+        in front of the lens with a colour of its own (paint, a tinted film or bag) moves the
+        whole picture towards a new hue."""
+        base = self.baseline.chroma
+        if base is None or f.chroma is None:
+            return None
+        shift = float(np.hypot(*(f.chroma - base)))
+        away = float(np.hypot(*f.chroma)) - float(np.hypot(*base))
+        if shift < self.settings.tint_shift or away < self.settings.tint_shift / 2:
+            return None
+        return shift
 
     def _blur(self, f: Features, ctx: dict[str, Any]) -> Verdict:
         s = self.settings
@@ -404,7 +444,7 @@ class CameraHealth:
         s = self.settings
         b = self.baseline
         best = (-np.inf, "", ())
-        for key, radius in (("spec_fine", 1.5), ("spec_coarse", 1.5),
+        for key, radius in (("spec_fine", 1.5), ("spec_coarse", 1.5), ("spec_native", 1.5),
                             ("spec_rows", 2.5), ("spec_cols", 2.5), ("spec_drift", 2.5)):
             if key == "spec_drift" and first_sample:
                 continue
@@ -423,9 +463,11 @@ class CameraHealth:
         # Interference keeps its frequency; a chance peak of the scene wanders. A weaker peak
         # counts when it stands on the same bin of the same band as at the last sample.
         last = self._last_peak
-        steady = (last is not None and last[0] == key and score >= s.ripple_peak_steady
+        track = self.tracks.get("ripple")
+        floor = s.ripple_peak_hold if track and track.active else s.ripple_peak_steady
+        steady = (last is not None and last[0] == key and score >= floor
                   and all(abs(a - b) <= 1 for a, b in zip(idx, last[1], strict=True)))
-        self._last_peak = (key, idx) if score >= s.ripple_peak_steady else None
+        self._last_peak = (key, idx) if score >= floor else None
         if score < s.ripple_peak and not steady:
             return Verdict(False, 0.0, {"peak": round(score, 3)})
         return Verdict(True, min(0.99, 0.6 + 0.25 * max(0.0, score - s.ripple_peak_steady)), {
@@ -516,7 +558,7 @@ class CameraHealth:
 
 def _period(key: str, idx: tuple[int, ...]) -> float | None:
     """The stripe period in thumbnail pixels, for the evidence a crew reads."""
-    if key == "spec_fine":
+    if key in ("spec_fine", "spec_native"):  # spec_native: in the camera's own pixels
         n, scale = 16, 1
     elif key == "spec_coarse":
         n, scale = 32, 2

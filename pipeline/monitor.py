@@ -14,7 +14,7 @@ import numpy as np
 
 from pipeline.detect import Detector, shared_detector
 from pipeline.events import StateChange
-from pipeline.frames import half_scale, thumbnail
+from pipeline.frames import half_scale, native_mosaic, thumbnail
 from pipeline.health import CameraHealth, HealthSettings
 
 
@@ -23,11 +23,17 @@ class Sample:
     """One decoded picture of one camera at time `t` (seconds, caller's time base).
 
     `gray` is the Y plane at any size (it is scaled here) or an analysis thumbnail already.
+    `native` is the picture's native-resolution patches (pipeline.frames.native_mosaic),
+    which a caller that scaled the picture itself must cut before; None cuts them from
+    `gray`. `chroma` is the picture's mean colour (Cb - 128, Cr - 128) if the caller has it:
+    it tells a coloured layer over the lens (paint) from fog, which gray pictures cannot.
     """
 
     camera: str
     t: float
     gray: np.ndarray
+    native: np.ndarray | None = None
+    chroma: np.ndarray | None = None
 
 
 class Monitor:
@@ -65,10 +71,13 @@ class Monitor:
             # A camera's first picture is compared with itself.
             prevs = np.stack([half_scale(th) if new else self._prev[s.camera]
                               for s, th, new in zip(batch, thumbs, fresh, strict=True)])
-            feats = self.detector.run(thumbs, prevs)
+            natives = np.stack([native_mosaic(s.gray) if s.native is None else s.native
+                                for s in batch])
+            feats = self.detector.run(thumbs, prevs, natives)
             for s, th, f, new in zip(batch, thumbs, feats, fresh, strict=True):
                 # A copy: a view would keep the whole batch's output alive per camera.
                 self._prev[s.camera] = f.half.reshape(prevs.shape[1:]).copy()
+                f.chroma = s.chroma
                 changes.extend(self.health(s.camera).update(s.t, f, th, fresh=new))
         return changes
 

@@ -203,6 +203,19 @@ def recipes(onset: float = 20.0, width: int = 704, height: int = 576, seconds: f
     r["blocked_spray"] = ("blocked", onset, c, _live(
         lambda i, t, b: cover(b, spray, (40, 40, 200), blur=w / 40) if t >= onset else b))
 
+    # A thin, even coat of coloured paint: the scene still shows through, a little softened,
+    # with its layout of light and dark; what gives the coat away is its colour.
+    coat = cv2.resize(np.random.default_rng(11).uniform(0.4, 0.6, (5, 7)).astype(np.float32),
+                      (w, h), interpolation=cv2.INTER_CUBIC)
+
+    def paint(i, t, b):
+        if t < onset:
+            return b
+        a = (coat * ramp(t, onset, 2.0))[..., None]
+        return cv2.GaussianBlur(b, (0, 0), 2.0) * (1 - a) + np.float32([150, 80, 40]) * a
+
+    r["blocked_paint_faint"] = ("blocked", onset, c, _live(paint))
+
     for sigma in (2.5, 5.0, 10.0):
         r[f"blur_defocus_{sigma}"] = ("blur", onset, c, _live(
             lambda i, t, b, s=sigma: cv2.GaussianBlur(b, (0, 0), s) if t >= onset else b))
@@ -221,6 +234,9 @@ def recipes(onset: float = 20.0, width: int = 704, height: int = 576, seconds: f
         ("ripple_diagonal", 14.0, 35.0, 12.0, 0.0),
         ("ripple_diagonal_faint", 11.0, 120.0, 6.0, 0.5),
         ("ripple_moire", 5.0, 75.0, 15.0, 0.0),
+        # Faint lines finer than the analysis thumbnail holds: 2.2 px apart on a picture
+        # scaled 2x down to 192 rows, the area average all but cancels them.
+        ("ripple_fine_lines_faint", 2.2, 93.0, 5.0, 0.8),
     ):
         g = stripes(w, h, period, angle, 0.0)
         g2 = stripes(w, h, period * 1.1, -angle, 0.0) if "moire" in name else None

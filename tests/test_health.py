@@ -81,3 +81,25 @@ def test_snapshot_on_request() -> None:
     ch = _feed(m, _live(15) + [np.full((384, 512), 2, np.uint8)] * 10)
     assert ch and ch[0].snapshot
     assert ch[0].to_dict()["snapshot"] == ch[0].snapshot
+
+
+def _bars(pictures: list[np.ndarray], amplitude: float, period: float = 19.0) -> list[np.ndarray]:
+    """Rolling-bar interference of a given strength laid over live pictures."""
+    y = np.arange(pictures[0].shape[0])[:, None]
+    bars = amplitude * np.sin(2 * np.pi * y / period)
+    return [np.clip(p + bars, 0, 255).astype(np.uint8) for p in pictures]
+
+
+def test_raised_ripple_holds_while_it_fades_but_clears_when_gone() -> None:
+    # Bars too faint to raise ripple from a healthy picture may still hold one already raised:
+    # faint interference hovers around the raise level, and a clear/re-raise every minute
+    # would be noise to an operator.
+    live = _live(80)
+    faint = _bars(live[15:45], 3.5)
+    assert _feed(Monitor(), live[:15] + faint, dt=2.0) == []  # too faint to raise on its own
+    m = Monitor()
+    ch = _feed(m, live[:15] + _bars(live[15:30], 5.0) + _bars(live[30:60], 3.5) + live[60:],
+               dt=2.0)
+    kinds = [(c.fault, c.state) for c in ch]
+    assert kinds == [("ripple", "raised"), ("ripple", "cleared")], kinds
+    assert ch[1].t >= 120.0  # held through the faint stretch, cleared only once bars were gone

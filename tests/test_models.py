@@ -49,3 +49,55 @@ def test_spectrum_finds_a_grating_where_it_is() -> None:
     u, v = np.unravel_index(np.argmax(rise), rise.shape)
     assert (u, v) == (0, 4)
     assert rise.max() > 1.0
+
+
+def test_native_patches_see_lines_finer_than_the_thumbnail() -> None:
+    """Lines 2.5 px apart on a D1 picture: the 3x area downscale to the thumbnail cancels
+    them, the native-resolution patches keep them (bin 16 / 2.5 = 6.4 along y)."""
+    from pipeline.frames import native_mosaic, thumbnail
+
+    rng = np.random.default_rng(2)
+    h, w = 576, 704
+    yy = np.mgrid[0:h, 0:w][0]
+    base = _scene(rng.normal(128, 30, (h, w)))
+    det = Detector()
+
+    def feats(img: np.ndarray):
+        img = np.clip(img, 0, 255).astype(np.uint8)
+        return det.run(thumbnail(img)[None], None, native_mosaic(img)[None])[0]
+
+    plain = feats(base)
+    lined = feats(base + 6 * np.sin(2 * np.pi * yy / 2.5))
+    rise = lined.spec_native - plain.spec_native
+    u, v = np.unravel_index(np.argmax(rise), rise.shape)
+    assert (u, v) in ((6, 0), (7, 0)), (u, v)
+    assert rise.max() > 1.0
+    assert (lined.spec_fine - plain.spec_fine).max() < 0.3  # what the thumbnail alone sees
+
+
+def _scene(x: np.ndarray) -> np.ndarray:
+    """A scene-like picture: noise smoothed to a few pixels, as optics and compression do."""
+    import cv2
+
+    return cv2.GaussianBlur(x.astype(np.float32), (0, 0), 2.0) * 3 + 128 - 3 * 128
+
+
+def test_features_do_not_depend_on_the_chunk_size() -> None:
+    # Detector.run feeds the session a few frames at a time (for the cache); an odd batch
+    # checks that the last, shorter chunk is not dropped or mixed up with another camera's.
+    # Equal to float32 rounding, not bit for bit: the GEMM kernels sum in an order that
+    # depends on how many rows a product has, i.e. on the batch (so it did before chunking).
+    rng = np.random.default_rng(2)
+    frames = rng.integers(0, 256, (7, THUMB_H, THUMB_W)).astype(np.uint8)
+    prevs = rng.uniform(0, 255, (7, THUMB_H // 2, THUMB_W // 2)).astype(np.float32)
+    whole = Detector(chunk=16).run(frames, prevs)
+    for chunk in (1, 2, 3):
+        got = Detector(chunk=chunk).run(frames, prevs)
+        assert len(got) == len(whole) == 7
+        for a, b in zip(whole, got, strict=True):
+            for name in a.__slots__:
+                if getattr(a, name) is None:  # not a graph output (e.g. chroma, from sources)
+                    assert getattr(b, name) is None, name
+                    continue
+                np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-5,
+                                           atol=1e-4, err_msg=name)

@@ -166,3 +166,31 @@ def test_pacer_pauses_less_for_a_high_bitrate_stream_and_not_without_timestamps(
     for _ in range(500):
         pacer.after(None, 500)
     assert clock.slept == []
+
+
+@pytest.mark.parametrize("fmt", ["yuv420p", "nv12", "rgb24"])
+def test_native_patches_and_colour_come_from_the_decoded_picture(fmt: str) -> None:
+    """The native patches are the Y plane's own pixels (no scaling), and the mean colour is
+    read from the chroma planes where the format has them (None where it has not)."""
+    import av
+    import numpy as np
+
+    from edge_agent.sources import chroma_from_frame, native_from_frame
+    from pipeline.frames import native_mosaic
+
+    rng = np.random.default_rng(3)
+    bgr = np.empty((360, 640, 3), np.uint8)
+    bgr[:] = (150, 80, 40)                      # a blue picture: Cb > 0, Cr < 0
+    bgr[::2] = np.clip(bgr[::2].astype(int) + rng.integers(-20, 20, (180, 640, 1)), 0, 255)
+    frame = av.VideoFrame.from_ndarray(bgr, format="bgr24").reformat(format=fmt)
+    luma = av.VideoFrame.from_ndarray(bgr, format="bgr24").reformat(format="yuv420p").planes[0]
+    y = np.frombuffer(luma, np.uint8).reshape(-1, luma.line_size)[:360, :640]
+    native = native_from_frame(frame)
+    # The Y plane itself for YUV pictures; other formats are converted to gray (full range).
+    tol = 40 if fmt == "rgb24" else 1  # swscale rounds bgr -> nv12 a little differently
+    np.testing.assert_allclose(native.astype(int), native_mosaic(y).astype(int), atol=tol)
+    chroma = chroma_from_frame(frame)
+    if fmt == "rgb24":
+        assert chroma is None
+    else:
+        assert chroma is not None and chroma[0] > 20 and chroma[1] < -10, chroma

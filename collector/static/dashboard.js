@@ -96,7 +96,7 @@
       title.textContent = "Compounds (" + comps.length + ")";
       table.classList.add("hidden"); grid.classList.remove("hidden");
       grid.replaceChildren(...comps
-        .filter((c) => !fFault.value || c.faulty > 0)
+        .filter((c) => !fFault.value || (c.raised[fFault.value] || 0) > 0)
         .map((c) => el("div", {class: "compound" + (c.faulty ? " has-faults" : ""), "data-compound": c.compound,
           onclick: () => { fCompound.value = c.compound; changed(); }},
           el("strong", {text: c.compound}), el("br"),

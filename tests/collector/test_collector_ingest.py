@@ -52,6 +52,20 @@ def test_camera_state_and_out_of_order_events(env):
     assert cam["status"] == "faulty" and cam["raised"] == ["ripple"]
 
 
+def test_compounds_count_cameras_per_raised_fault(env):
+    # The dashboard's fault filter shows the compounds that have that fault, so the overview
+    # must say which faults each compound has, not only how many cameras are faulty.
+    t0 = time.time() - 100
+    env.post([state_change(camera="c0417/cam01", fault="ripple", t=t0),
+              state_change(camera="c0417/cam02", fault="ripple", t=t0),
+              state_change(camera="c0417/cam03", fault="blur", t=t0),
+              state_change(camera="c0417/cam04", fault="blur", t=t0),
+              state_change(camera="c0417/cam04", fault="blur", state="cleared", t=t0 + 5)])
+    comp, = env.client.get("/v1/compounds", headers=env.h("operator")).json()
+    assert comp["compound"] == "c0417" and comp["faulty"] == 3 and comp["ok"] == 1
+    assert comp["raised"] == {"ripple": 2, "blur": 1}
+
+
 def test_silent_agent_marks_cameras_unknown(env):
     hb = {"kind": "heartbeat", "event_id": str(uuid.uuid4()), "agent": "c0417",
           "t": iso(time.time()), "cameras": {"c0417/cam01": {"status": "ok", "faults": [],
@@ -172,6 +186,67 @@ def test_missing_wrong_and_revoked_tokens(make_env):
     r = env.post([ev])
     assert r.status_code == 401
     assert count_events(env) == 0
+
+
+def test_tokens_in_use_are_reverified_together(make_env, monkeypatch):
+    """The refresher re-verifies cached tokens in one query: no per-token lookups while an
+    agent keeps posting, a revoked token is dropped at the next refresh, an idle one forgotten."""
+    env = make_env(auth_cache_seconds=60)  # nothing expires during the test by itself
+    auth = env.app.state.auth
+    singles = []  # lookups of tokens that missed the cache
+    real_lookup = auth._lookup_tokens
+    monkeypatch.setattr(auth, "_lookup_tokens", lambda toks: singles.extend(toks)
+                        or real_lookup(toks))
+    assert env.post([state_change()]).status_code == 200
+    assert len(singles) == 1
+    for _ in range(3):
+        assert env.post([state_change()]).status_code == 200
+        assert auth.refresh() == 1
+    assert len(singles) == 1  # served from the cache throughout
+    auth.idle_seconds = 0.0  # now every token counts as idle: forgotten at the next refresh
+    assert auth.refresh() == 0
+    assert env.post([state_change()]).status_code == 200
+    assert len(singles) == 2  # looked up again
+    auth.idle_seconds = 60.0
+    with env.store.writing() as conn:
+        assert revoke_token(conn, 1)
+    assert env.post([state_change()]).status_code == 200  # cached until the next refresh
+    assert auth.refresh() == 1
+    r = env.post([state_change()])
+    assert r.status_code == 401 and "not recognised or revoked" in r.json()["detail"]
+    assert count_events(env) == 6  # all but the refused one
+
+
+def test_cache_misses_at_the_same_moment_share_one_lookup(env, monkeypatch):
+    """After a restart every agent misses the cache at once: one query answers them all."""
+    import asyncio
+
+    from fastapi import HTTPException
+
+    auth = env.app.state.auth
+    calls = []
+    real_lookup = auth._lookup_tokens
+    monkeypatch.setattr(auth, "_lookup_tokens", lambda toks: calls.append(sorted(toks))
+                        or real_lookup(toks))
+    agent, operator = env.tokens["agent"], env.tokens["operator"]
+
+    async def burst():
+        return await asyncio.gather(
+            *(auth.authenticate(agent, "ingest") for _ in range(5)),
+            auth.authenticate(operator, "view"),
+            auth.authenticate("lw_unknown", "ingest"),
+            auth.authenticate(operator, "ingest"),
+            return_exceptions=True)
+
+    out = asyncio.run(burst())
+    assert calls == [sorted({agent, operator, "lw_unknown"})]
+    assert all(p.subject == "c0417" for p in out[:5])
+    assert out[5].role == "operator"
+    assert isinstance(out[6], HTTPException) and out[6].status_code == 401
+    assert isinstance(out[7], HTTPException) and out[7].status_code == 403
+    # Now cached: no further lookups for the known tokens.
+    asyncio.run(auth.authenticate(agent, "ingest"))
+    assert len(calls) == 1
 
 
 # (method, path, json, roles allowed)
