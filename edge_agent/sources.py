@@ -119,6 +119,12 @@ def _error(reason: str, url: str, detail: str) -> SourceError:
     return SourceError(reason, f"{mask_url(url)}: {detail} ({_ADVICE[reason]})")
 
 
+def _rows(plane: av.video.plane.VideoPlane) -> np.ndarray:
+    """A decoded plane's buffer as rows of `line_size` bytes (the padding included), a view:
+    slice `[:height, :width]` for the picture."""
+    return np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)
+
+
 def thumbnail_from_frame(frame: av.VideoFrame,
                          scaler: VideoReformatter | None = None) -> np.ndarray:
     """The luma plane scaled straight to the analysis thumbnail by FFmpeg's swscale.
@@ -131,9 +137,7 @@ def thumbnail_from_frame(frame: av.VideoFrame,
     # more per sample (measured, 704x576 to 1080p).
     small = (scaler or VideoReformatter()).reformat(
         frame, width=THUMB_W, height=THUMB_H, format="gray", interpolation="AREA")
-    plane = small.planes[0]
-    rows = np.frombuffer(plane, dtype=np.uint8).reshape(THUMB_H, plane.line_size)
-    return np.ascontiguousarray(rows[:, :THUMB_W])
+    return np.ascontiguousarray(_rows(small.planes[0])[:THUMB_H, :THUMB_W])
 
 
 #: Pixel formats whose first plane is 8-bit luma: the gray picture without a conversion.
@@ -149,9 +153,7 @@ def native_from_frame(frame: av.VideoFrame) -> np.ndarray:
     15 us at 1080p). A picture in another format (RGB from an MJPEG camera, 10-bit) is
     converted to gray first, which costs a full-size pass but is rare."""
     if frame.format.name in _LUMA_FIRST:
-        plane = frame.planes[0]
-        rows = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)
-        y = rows[:frame.height, :frame.width]
+        y = _rows(frame.planes[0])[:frame.height, :frame.width]
     else:
         y = frame.to_ndarray(format="gray")
     return native_mosaic(y)
@@ -173,15 +175,14 @@ def chroma_from_frame(frame: av.VideoFrame) -> np.ndarray | None:
     if name in _PLANAR_CHROMA:
         out = []
         for plane in frame.planes[1:3]:
-            rows = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)
             out.append(cv2.mean(np.ascontiguousarray(
-                rows[:plane.height:step, :plane.width:step]))[0])
+                _rows(plane)[:plane.height:step, :plane.width:step]))[0])
         return np.array(out, np.float32) - 128.0
     if name in ("nv12", "nv21"):
         plane = frame.planes[1]  # interleaved chroma pairs, half the picture's width
-        rows = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)
         w = frame.width // 2
-        uv = np.ascontiguousarray(rows[:plane.height:step, :2 * w].reshape(-1, w, 2)[:, ::step])
+        uv = np.ascontiguousarray(
+            _rows(plane)[:plane.height:step, :2 * w].reshape(-1, w, 2)[:, ::step])
         m = np.array(cv2.mean(uv)[:2], np.float32) - 128.0
         return m if name == "nv12" else m[::-1].copy()
     return None
