@@ -327,6 +327,13 @@ _INGEST_HEADERS = [(b"content-type", b"application/json"),
                    (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
 
 
+def _tally_key(item: Any, outcome: str) -> tuple[str, str | None, str]:
+    """The (kind, fault, outcome) an ingested event is counted under in the metrics."""
+    if isinstance(item, HeartbeatIn):
+        return ("heartbeat", None, outcome)
+    return ("state_change", item.fault, outcome)
+
+
 def create_app(cfg: CollectorConfig, *, store: Store | None = None,
                run_migrations: bool = True) -> FastAPI:
     """Build the app; background work (writer, stream, sweeper, webhooks) starts in lifespan."""
@@ -548,8 +555,7 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
                 continue
             if item.event_id in seen:
                 dup_in_batch.append(item.event_id)
-                key = (("heartbeat", None, "duplicate") if isinstance(item, HeartbeatIn)
-                       else ("state_change", item.fault, "duplicate"))
+                key = _tally_key(item, "duplicate")
                 tally[key] = tally.get(key, 0) + 1
                 continue
             seen.add(item.event_id)
@@ -562,9 +568,7 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
             return 503, {"detail": "storage failed; retry this batch"}
         accepted = set(res.accepted)
         for item in valid:
-            outcome = "accepted" if item.event_id in accepted else "duplicate"
-            key = (("heartbeat", None, outcome) if isinstance(item, HeartbeatIn)
-                   else ("state_change", item.fault, outcome))
+            key = _tally_key(item, "accepted" if item.event_id in accepted else "duplicate")
             tally[key] = tally.get(key, 0) + 1
         for (kind, fault, outcome), n in tally.items():
             metrics.count_event(kind, fault, outcome, n)
