@@ -5,8 +5,9 @@
 Why: a change to models/build.py is only a speed-up if the features stay what
 pipeline/health.py's thresholds were set on. This runs both models on the same real
 thumbnails (keyframes of benchmarks/speed.py's clips, consecutive pairs), prints the max
-abs difference of every output, and times both at batch 16 and batch 1 in interleaved
-rounds (A B A B ..., process CPU time), reporting the median NEW/OLD ratio.
+abs difference of every output, and times both through pipeline.detect.Detector (as the
+agent runs them) at batch 16 and batch 1 in interleaved rounds (A B A B ..., process CPU
+time), reporting the median NEW/OLD ratio.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import onnxruntime as ort
 
 from benchmarks.bare_decode import iter_keyframes
 from benchmarks.speed import CACHE
-from pipeline.frames import half_scale, thumbnail
+from pipeline.detect import Detector
+from pipeline.frames import half_scale, native_mosaic, thumbnail
 
 
 def session(path: Path) -> ort.InferenceSession:
@@ -35,34 +37,48 @@ def session(path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
-def frames(limit: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """Consecutive keyframe thumbnails from every cached clip: (frame, the previous one at
-    half scale, as the graph's `prev` input takes it)."""
+Feed = dict[str, np.ndarray]
+
+
+def frames(limit: int = 64) -> Feed:
+    """Consecutive keyframe pictures from every cached clip, as the graph takes them: the
+    thumbnail, the previous one at half scale (`prev`) and the native patches of the full
+    picture (`native`)."""
     fr: list[np.ndarray] = []
     pv: list[np.ndarray] = []
+    nat: list[np.ndarray] = []
     clips = sorted(c for c in CACHE.glob("*.mp4") if not c.name.endswith(".part.mp4"))
     if not clips:
         raise SystemExit("no clips cached: run `python -m benchmarks.speed --quick` first")
     for clip in clips:
-        th = [thumbnail(g) for g in iter_keyframes(clip)]
+        grays = [g.copy() for g in iter_keyframes(clip)]
+        th = [thumbnail(g) for g in grays]
         fr += th[1:]
         pv += th[:-1]
+        nat += [native_mosaic(g) for g in grays[1:]]
     idx = np.linspace(0, len(fr) - 1, min(limit, len(fr))).astype(int)
     f = np.stack([fr[i] for i in idx]).astype(np.float32)[:, None]
     p = np.stack([half_scale(pv[i]) for i in idx])[:, None]
+    n = np.stack([nat[i] for i in idx]).astype(np.float32)[:, None]
+
     # Some over-exposed pairs too (gain x1.6, clipped), or the saturation output would only
     # ever be compared on zeros.
-    bright = np.clip(np.round(f[::4] * 1.6), 0, 255)
-    return np.concatenate([f, bright]), np.concatenate([p, np.clip(p[::4] * 1.6, 0, 255)])
+    def bright(x: np.ndarray) -> np.ndarray:
+        return np.clip(np.round(x[::4] * 1.6), 0, 255).astype(np.float32)
+
+    return {"frame": np.concatenate([f, bright(f)]), "prev": np.concatenate([p, bright(p)]),
+            "native": np.concatenate([n, bright(n)])}
 
 
-def per_frame(sess: ort.InferenceSession, f: np.ndarray, p: np.ndarray, batch: int,
-              repeat: int = 4) -> float:
-    """Process CPU seconds per frame over all frames (`repeat` passes) at this batch size."""
+def per_frame(det: Detector, feed: Feed, batch: int, repeat: int = 4) -> float:
+    """Process CPU seconds per frame over all frames (`repeat` passes) at this batch size,
+    through Detector.run as the agent calls it (its chunking and uint8 feed included)."""
+    f = feed["frame"][:, 0].astype(np.uint8)
+    p, nat = feed["prev"][:, 0], feed["native"][:, 0]
     t0 = time.process_time()
     for _ in range(repeat):
         for i in range(0, len(f), batch):
-            sess.run(None, {"frame": f[i:i + batch], "prev": p[i:i + batch]})
+            det.run(f[i:i + batch], p[i:i + batch], nat[i:i + batch])
     return (time.process_time() - t0) / (repeat * len(f))
 
 
@@ -73,21 +89,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("new", type=Path)
     ap.add_argument("--rounds", type=int, default=9)
     args = ap.parse_args(argv)
-    f, p = frames()
+    feed = frames()
     a, b = session(args.old), session(args.new)
     names = [o.name for o in a.get_outputs()]
-    oa = a.run(None, {"frame": f, "prev": p})
-    ob = dict(zip([o.name for o in b.get_outputs()], b.run(None, {"frame": f, "prev": p}),
-                  strict=True))
-    print(f"{len(f)} frame pairs; max abs difference (and max abs value) per output:")
+    oa = a.run(None, feed)
+    ob = dict(zip([o.name for o in b.get_outputs()], b.run(None, feed), strict=True))
+    print(f"{len(feed['frame'])} frame pairs; max abs difference (and max abs value) per "
+          "output:")
     for name, va in zip(names, oa, strict=True):
         d = float(np.abs(va - ob[name]).max())
         print(f"  {name:12} {d:.3g}  ({float(np.abs(va).max()):.4g})")
+    da, db = Detector(args.old), Detector(args.new)
     for batch in (16, 1):
         ratios, ta, tb = [], [], []
         for _ in range(args.rounds):
-            x = per_frame(a, f, p, batch)
-            y = per_frame(b, f, p, batch)
+            x = per_frame(da, feed, batch)
+            y = per_frame(db, feed, batch)
             ta.append(x)
             tb.append(y)
             ratios.append(y / x)
