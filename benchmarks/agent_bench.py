@@ -54,6 +54,17 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def proc_memory(pid: int) -> dict[str, float]:
+    """Resident memory of a process in MB: now (VmRSS) and its peak so far (VmHWM)."""
+    out = {}
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out["rss_mb" if key == "VmRSS" else "peak_rss_mb"] = int(value.split()[0]) / 1024
+    return out
+
+
 def free_port() -> int:
     import socket
 
@@ -219,8 +230,11 @@ def measure(client, warmup: float, window: float) -> dict[str, float]:
     time.sleep(window)
     s1, c1, t1 = client.samples(), proc_cpu(client.p.pid), time.monotonic()
     x1 = client.scrape() if hasattr(client, "scrape") else {}
+    # Peak resident memory over the whole life of the client process (warm-up included):
+    # what an edge box must have room for, not a reading that could miss a spike.
+    mem = proc_memory(client.p.pid)
     client.stop()
-    out = {"cpu": c1 - c0, "samples": s1 - s0, "wall": t1 - t0}
+    out = {"cpu": c1 - c0, "samples": s1 - s0, "wall": t1 - t0, **mem}
     if x0 and x1:
         n = max(1.0, x1["samples"] - x0["samples"])
         # Where the agent's CPU per sample goes: its decode threads (demux, decode,
@@ -291,8 +305,8 @@ def run(args: argparse.Namespace) -> list[dict]:
                               "cameras_per_core": per_core}
                 print(f"{name:8s} {label:10s} N={n:3d} samples={m['samples']:5d} "
                       f"cpu={m['cpu']:.2f}s/{m['wall']:.1f}s "
-                      f"cpu/sample={per_sample * 1000:.2f} ms cams/core={per_core:.0f}",
-                      flush=True)
+                      f"cpu/sample={per_sample * 1000:.2f} ms cams/core={per_core:.0f} "
+                      f"peak RSS={m['peak_rss_mb']:.0f} MB", flush=True)
             row["ratio"] = (row["agent"]["cpu_per_sample_ms"]
                             / row["bare-key"]["cpu_per_sample_ms"])
             row["ratio_same"] = (row["agent"]["cpu_per_sample_ms"]
@@ -385,6 +399,17 @@ def render(rows: list[dict], args: argparse.Namespace) -> str:
                      f"({'met' if got >= t else 'NOT met'}; bare keyframe decode alone: "
                      f"{r['bare-key']['cameras_per_core']:.0f})")
         lines.append(line)
+    lines += ["", "Agent peak resident memory (VmHWM of the agent process over its whole run, "
+              "warm-up included); the standard is 512 MB for an agent watching 64 cameras:"]
+    for r in rows:
+        a = r["agent"]
+        if "peak_rss_mb" in a:
+            verdict = ""
+            if r["cameras"] >= 64:
+                verdict = (" (under 512 MB: met)" if a["peak_rss_mb"] < 512
+                           else " (over 512 MB: NOT met)")
+            lines.append(f"- {r['resolution']}, {r['cameras']} cameras: "
+                         f"{a['peak_rss_mb']:.0f} MB{verdict}")
     lines += ["", "The box is shared with other engineers' work, so figures move between runs; "
               "rerun the command to compare like with like."]
     raw = "agent_bench.json" if every == 1 else f"agent_bench_{interval:g}s.json"

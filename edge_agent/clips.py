@@ -73,12 +73,14 @@ def _paint_fault(frame: np.ndarray, kind: str, k: int, rng: np.random.Generator)
 
 
 def encode_h264(path: str | Path, frames: Iterable[np.ndarray], *, fps: int,
-                gop_seconds: float = 2.0, crf: int = 28, preset: str = "ultrafast") -> Path:
+                gop_seconds: float = 2.0, crf: int = 28, preset: str = "ultrafast",
+                slices: int = 1) -> Path:
     """Encode BGR uint8 pictures as an Annex-B H.264 stream the RTSP server can loop.
 
     Fixed GOP, no B-frames and one slice per picture, like most IP cameras: PyAV's default
     slice threading would split every picture into slices that RTP then delivers as separate
-    packets. Written to a temporary name first, so an interrupted run leaves no half clip.
+    packets. `slices` > 1 asks for exactly that, as some cameras send. Written to a temporary
+    name first, so an interrupted run leaves no half clip.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -97,6 +99,10 @@ def encode_h264(path: str | Path, frames: Iterable[np.ndarray], *, fps: int,
                 st.codec_context.options = {"preset": preset, "crf": str(crf), "bf": "0",
                                             "keyint_min": str(gop), "sc_threshold": "0",
                                             "repeat-headers": "1"}
+                if slices > 1:
+                    st.codec_context.thread_type = "NONE"
+                    st.codec_context.options = {**st.codec_context.options,
+                                                "x264-params": f"slices={slices}"}
             for pkt in st.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
                 out.mux(pkt)
         if st is not None:
@@ -109,7 +115,7 @@ def encode_h264(path: str | Path, frames: Iterable[np.ndarray], *, fps: int,
 def make_clip(path: str | Path, *, width: int = 704, height: int = 576, fps: int = 10,
               seconds: float = 6.0, gop_seconds: float = 2.0, fault: str = "none",
               fault_at: float = 0.0, seed: int = 1, crf: int = 28,
-              preset: str = "ultrafast") -> Path:
+              preset: str = "ultrafast", slices: int = 1) -> Path:
     """Write an Annex-B H.264 clip of the synthetic scene; returns its path.
 
     From `fault_at` seconds on, the picture shows `fault`. Clips are cached: an existing file
@@ -142,4 +148,4 @@ def make_clip(path: str | Path, *, width: int = 704, height: int = 576, fps: int
             yield img
 
     return encode_h264(path, frames(), fps=fps, gop_seconds=gop_seconds, crf=crf,
-                       preset=preset)
+                       preset=preset, slices=slices)

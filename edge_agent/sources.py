@@ -9,7 +9,9 @@ thumbnail straight away so no full-size copy outlives the decode.
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -192,6 +194,18 @@ def chroma_from_frame(frame: av.VideoFrame) -> np.ndarray | None:
 _DEBLOCKING = ("h264", "hevc")
 
 
+def whole_picture_options(codec: str) -> dict[str, str]:
+    """Decoder options that make a picture sent as several packets come out whole.
+
+    Why: a camera that cuts its pictures into slices sends each slice over RTP as a packet of
+    its own, and FFmpeg's H.264 decoder takes every packet for a whole picture unless told
+    otherwise: it hands out the first slice as a finished picture, the rest of it gray. With
+    `chunks` it hands a picture out only once the next one begins or the decoder is drained,
+    which open_source does as soon as a packet of another picture arrives.
+    """
+    return {"flags2": "+chunks"} if codec == "h264" else {}
+
+
 def keyframe_decoder(stream_ctx: CodecContext) -> CodecContext:
     """A decoder for keyframes decoded alone, without the in-loop deblocking filter.
 
@@ -214,8 +228,22 @@ def keyframe_decoder(stream_ctx: CodecContext) -> CodecContext:
         # avcC/hvcC from MP4 or the SDP's parameter sets: the decoder needs them to parse.
         ctx.extradata = stream_ctx.extradata
     ctx.thread_type = "NONE"
-    ctx.options = {"skip_loop_filter": "all"}
+    ctx.options = {"skip_loop_filter": "all", **whole_picture_options(ctx.name)}
     return ctx
+
+
+#: Keyframe decoders alive at once in this process, and how long a camera waits for one.
+#: Why: cameras started together keep their GOPs in step, so without a bound every camera
+#: thread of an agent holds a decoder (picture buffers and tables, 5-8 MB at 1080p) at the same
+#: moment, although only as many decode at a time as there are cores; 64 cameras at 1080p
+#: measured 670 MB resident. Decoding is CPU-bound, so waiting for a slot costs no throughput.
+#: The wait is bounded: a camera whose stream stalls mid-keyframe holds its slot until the read
+#: timeout, and the others must not starve behind it, so past the wait a camera decodes anyway.
+DECODE_SLOTS = 2 * (os.cpu_count() or 1) + 2
+DECODE_SLOT_WAIT = 1.0
+_decode_slots = threading.BoundedSemaphore(DECODE_SLOTS)
+#: The PTS a held keyframe is known by when its first packet came without one.
+_UNTIMED = -1e18
 
 
 class ReadPacer:
@@ -332,18 +360,44 @@ def open_source(
         stream = container.streams.video[0]
         ctx = stream.codec_context
         ctx.thread_type = "NONE"  # one camera, one core: threads cost more than they save here
-        key_ctx = ctx if deblock_keyframes else keyframe_decoder(ctx)
-        yield from _sample(container, stream, ctx, key_ctx, url, sample_interval, gap_limit,
-                           max_buffered_packets,
+        ctx.options = whole_picture_options(ctx.name)
+        def new_key_ctx() -> CodecContext:
+            return ctx if deblock_keyframes else keyframe_decoder(ctx)
+
+        yield from _sample(container, stream, ctx, new_key_ctx, url, sample_interval,
+                           gap_limit, max_buffered_packets,
                            ReadPacer() if pace and url.lower().startswith(_PACED) else None)
     finally:
         container.close()
 
 
-def _sample(container, stream, full_ctx, key_ctx, url: str, interval: float, gap_limit: float,
-            max_buffered: int, pacer: ReadPacer | None) -> Iterator[Frame]:
+def _sample(container, stream, full_ctx, new_key_ctx, url: str, interval: float,
+            gap_limit: float, max_buffered: int, pacer: ReadPacer | None) -> Iterator[Frame]:
+    """The sampling loop of open_source.
+
+    In keyframe mode each sampled keyframe gets a decoder of its own from `new_key_ctx`, kept
+    only until its picture is out, and at most DECODE_SLOTS of them live at once. Why: a
+    decoder kept between samples holds its picture buffers and per-picture tables, about 12 MB
+    at 1080p; an agent with 64 such cameras measured 965 MB resident, over the 512 MB an edge
+    box allows, and 375 MB with this (and limit_malloc_arenas in edge_agent.agent). A fresh
+    H.264 decoder costs about 0.6 ms of a 1080p keyframe's 11 ms of decoding.
+    """
     keyframe_mode = True
-    ctx = key_ctx  # the decoder in use: key_ctx while keyframes alone are decoded
+    ctx = full_ctx  # the every-frame decoder, once keyframes turn out too sparse
+    key = None  # the decoder of the keyframe being decoded, while its picture is not out
+    slot = False  # whether `key` holds one of the process's decode slots
+
+    def open_key() -> CodecContext:
+        nonlocal slot
+        slot = _decode_slots.acquire(timeout=DECODE_SLOT_WAIT)
+        return new_key_ctx()
+
+    def close_key() -> None:
+        nonlocal key, slot
+        key = None
+        if slot:
+            slot = False
+            _decode_slots.release()
     pending: deque[av.Packet] = deque(maxlen=max_buffered)  # packets since the last keyframe
     last_key_time: float | None = None
     t0: float | None = None
@@ -357,12 +411,20 @@ def _sample(container, stream, full_ctx, key_ctx, url: str, interval: float, gap
     nominal_fps = float(stream.average_rate or stream.guessed_rate or 25)
     held_key: float | None = None  # pts of a keyframe whose picture the decoder still holds
 
-    def emit(frames, keyframe: bool) -> Iterator[Frame]:
+    def emit(frames: list, keyframe: bool, when: float | None = None) -> list[Frame]:
+        """The samples among decoded pictures, taken out of them before anything is yielded:
+        the generator sleeps at a yield until the next sample is due, and a picture still
+        referenced then keeps its decoder's buffer pool alive (3 MB at 1080p per camera).
+        `when` times a picture that came without a PTS, when its packets tell it."""
         nonlocal t0, next_t, decoded_any
+        out = []
         for fr in frames:
             # Frames drained from the decoder carry no time base of their own: use the stream's.
             # A raw H.264 file has no timestamps at all: count packets at the nominal rate.
-            ft = float(fr.pts * tb) if fr.pts is not None else packets_seen / nominal_fps
+            if fr.pts is not None:
+                ft = float(fr.pts * tb)
+            else:
+                ft = when if when is not None else packets_seen / nominal_fps
             if t0 is None:
                 t0 = ft
             t = ft - t0
@@ -370,13 +432,26 @@ def _sample(container, stream, full_ctx, key_ctx, url: str, interval: float, gap
             if t + 1e-6 >= next_t:
                 # 0.9: a keyframe that comes a little early (timestamp jitter) still counts.
                 next_t = t + interval * (0.9 if keyframe else 1.0)
-                yield Frame(t=t, gray=thumbnail_from_frame(fr, scaler), keyframe=keyframe,
-                            native=native_from_frame(fr), chroma=chroma_from_frame(fr))
+                out.append(Frame(t=t, gray=thumbnail_from_frame(fr, scaler), keyframe=keyframe,
+                                 native=native_from_frame(fr), chroma=chroma_from_frame(fr)))
+        frames.clear()
+        return out
 
-    def decode(pkt):
+    def finish_key(frames: list) -> list[Frame]:
+        """The keyframe's picture is out: its samples, and its decoder let go at once (not
+        when the next sample is asked for), out of draining if it is the stream's own."""
+        nonlocal held_key
+        when = None if held_key is None or held_key == _UNTIMED else held_key
+        held_key = None
+        samples = emit(frames, keyframe=True, when=when)
+        key.flush_buffers()
+        close_key()
+        return samples
+
+    def decode(pkt, dec):
         nonlocal bad_packets
         try:
-            out = ctx.decode(pkt)
+            out = dec.decode(pkt)
             bad_packets = 0
             return out
         except av.error.InvalidDataError:
@@ -394,29 +469,36 @@ def _sample(container, stream, full_ctx, key_ctx, url: str, interval: float, gap
             ptime = pkt.pts * tb_seconds if pkt.pts is not None else None
             if pacer is not None:
                 pacer.after(ptime, pkt.size)
-            if held_key is not None and not pkt.is_keyframe:
-                if ptime == held_key:
-                    # Another slice of the same keyframe (RTP sends one packet per slice).
-                    yield from emit(decode(pkt), keyframe=True)
+            if held_key is not None:
+                if ptime == held_key or (pkt.is_keyframe and held_key == _UNTIMED):
+                    # Another slice of the same keyframe: RTP sends one packet per slice, and
+                    # FFmpeg flags each as a keyframe. The stream's very first packet comes
+                    # without a PTS and the other slices of its picture with one, so after an
+                    # untimed keyframe packet the next keyframe packets are taken as its
+                    # slices (were one a new picture, the decoder would still hand out both).
+                    if held_key == _UNTIMED and ptime is not None:
+                        last_key_time = held_key = ptime
                     pending.append(pkt)
+                    frames = decode(pkt, key)
+                    if frames:  # the last slice: the decoder saw the whole picture
+                        yield from finish_key(frames)
                     continue
-                # The picture is complete: take it out of the decoder (B-frame delay).
-                held_key = None
-                yield from emit(ctx.decode(None), keyframe=True)
-                ctx.flush_buffers()
+                # A packet of the next picture: take the held one out of the decoder.
+                yield from finish_key(key.decode(None))
             if not keyframe_mode:
-                yield from emit(decode(pkt), keyframe=bool(pkt.is_keyframe))
+                yield from emit(decode(pkt, ctx), keyframe=bool(pkt.is_keyframe))
             elif pkt.is_keyframe:
                 pending.clear()
                 pending.append(pkt)
                 last_key_time = ptime
                 if t0 is not None and ptime is not None and ptime - t0 + 1e-6 < next_t:
                     continue  # not due yet: with a 4 s interval on a 2 s GOP, every other one
-                frames = decode(pkt)
+                key = open_key()
+                frames = decode(pkt, key)
                 if frames:
-                    yield from emit(frames, keyframe=True)
+                    yield from finish_key(frames)
                 else:
-                    held_key = ptime if ptime is not None else -1.0
+                    held_key = ptime if ptime is not None else _UNTIMED
             else:
                 pending.append(pkt)
                 if last_key_time is None and ptime is not None:
@@ -428,16 +510,17 @@ def _sample(container, stream, full_ctx, key_ctx, url: str, interval: float, gap
                         and ptime - last_key_time > gap_limit):
                     # Keyframes are too sparse for the interval: decode everything from here,
                     # starting again at the buffered keyframe so later frames have a reference.
-                    keyframe_mode = False
-                    ctx = full_ctx  # P-frames need deblocked reference pictures
+                    keyframe_mode = False  # P-frames need deblocked reference pictures
                     ctx.flush_buffers()
                     for old in pending:
-                        yield from emit(decode(old), keyframe=bool(old.is_keyframe))
+                        yield from emit(decode(old, ctx), keyframe=bool(old.is_keyframe))
                     pending.clear()
             if not decoded_any and packets_seen > 600:
                 raise _error("undecodable", url, "600 packets but no picture decoded")
-        if held_key is not None or not keyframe_mode:
-            yield from emit(ctx.decode(None), keyframe=held_key is not None)
+        if held_key is not None:
+            yield from finish_key(key.decode(None))
+        elif not keyframe_mode:
+            yield from emit(ctx.decode(None), keyframe=False)
     except SourceError:
         raise
     except Exception as exc:  # noqa: BLE001 - classify and report, never crash the caller
@@ -445,6 +528,8 @@ def _sample(container, stream, full_ctx, key_ctx, url: str, interval: float, gap
         if reason == "undecodable" and decoded_any:
             reason = "ended"
         raise _error(reason, url, f"stream failed ({type(exc).__name__}: {exc})") from None
+    finally:
+        close_key()  # also when the caller closes this generator at a yield
     if not decoded_any:
         raise _error("undecodable", url, "no picture could be decoded")
 

@@ -38,3 +38,49 @@ def test_live_stream_is_read_in_bursts_without_falling_behind(clips, procs,
     assert max(pauses) <= 0.25
     # Samples arrive as late as a pause at most, and that does not grow: no backlog builds.
     assert max(lags) - min(lags) < 0.6, lags
+
+
+def test_keyframe_sent_as_several_slices_is_decoded_whole(tmp_path, procs) -> None:
+    """Some cameras cut every picture into slices, and RTP delivers each as its own packet,
+    every one flagged as a keyframe (the stream's first without a timestamp). Each sample
+    must be the whole picture, the same as decoding the clip's keyframes from the file, where
+    one packet holds all slices: FFmpeg's decoder would otherwise hand out the first slice
+    as a finished picture, the lower three quarters of the thumbnail wrong by ~30 gray
+    levels. And the untimed first picture must not shift the sampling clock, which skipped
+    the second keyframe."""
+    import av
+    import numpy as np
+
+    from edge_agent.clips import make_clip
+
+    clip = make_clip(tmp_path / "slices.h264", fps=10, seconds=6, slices=4)
+    expected = []
+    with av.open(str(clip)) as c:
+        stream = c.streams.video[0]
+        dec = sources.keyframe_decoder(stream.codec_context)
+        for pkt in c.demux(stream):
+            if pkt.size and pkt.is_keyframe:
+                assert bytes(pkt).count(b"\x00\x00\x01\x65") >= 4, "keyframe not in slices"
+                pictures = [*dec.decode(pkt), *dec.decode(None)]
+                dec.flush_buffers()
+                expected.append(sources.thumbnail_from_frame(pictures[0]).astype(np.float32))
+    assert len(expected) == 3
+    server = RtspServer({"cam": clip}).start()
+    procs.append(server)
+    it = sources.open_source(server.url("cam"), sample_interval=2.0, open_timeout=5,
+                             read_timeout=3)
+    got = []
+    try:
+        for f in it:
+            got.append(f)
+            if len(got) == 5:
+                break
+    finally:
+        it.close()
+    assert all(f.keyframe for f in got)
+    ts = [f.t for f in got]
+    assert all(abs(b - a - 2.0) <= 0.15 for a, b in zip(ts, ts[1:], strict=False)), ts
+    for f in got:
+        # The nearest of the clip's keyframes (the stream loops; the car moves between them).
+        err = min(float(np.abs(f.gray.astype(np.float32) - e).mean()) for e in expected)
+        assert err < 0.5, f"sample at {f.t:.1f} s differs from every keyframe by {err:.1f}"
