@@ -282,7 +282,8 @@ def run(args: argparse.Namespace) -> list[dict]:
         for name in names:
             n = args.cameras.get(name, 16)
             url = f"rtsp://127.0.0.1:{port}/{name}"
-            row: dict = {"resolution": name, "cameras": n, "interval": args.interval}
+            row: dict = {"resolution": name, "cameras": n, "interval": args.interval,
+                         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
             for label in CLIENTS:
                 if label == "agent":
                     d = work / f"agent_{name}"
@@ -330,6 +331,9 @@ def render(rows: list[dict], args: argparse.Namespace) -> str:
     except OSError:
         pass
     interval = rows[0].get("interval", GOP_S) if rows else GOP_S
+    # When the run started (a --render-only rerender keeps it); older raw files lack it.
+    when = (rows[0].get("when") if rows else None) or time.strftime("%Y-%m-%d %H:%M UTC",
+                                                                     time.gmtime())
     every = max(1, round(interval / GOP_S))
     sampling = "per keyframe" if every == 1 else f"every {every} keyframes ({interval:g} s)"
     command = "benchmarks/agent_bench.py --write" + (
@@ -341,7 +345,7 @@ def render(rows: list[dict], args: argparse.Namespace) -> str:
         "(any Python with the project installed; /usr/bin/python3 must have python3-gi).",
         "",
         f"Box: {cpu}, {os.cpu_count()} cores shared with other work; "
-        f"Python {platform.python_version()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."
+        f"Python {platform.python_version()}; {when}."
         f" Streams: H.264 {FPS} fps, GOP {GOP_S:g} s, no B-frames, from GStreamer's RTSP "
         f"server over TCP on loopback; one sample {sampling}; {args.window:g} s window "
         f"after {args.warmup:g} s warm-up per client.",
