@@ -361,6 +361,7 @@ def open_source(
         ctx = stream.codec_context
         ctx.thread_type = "NONE"  # one camera, one core: threads cost more than they save here
         ctx.options = whole_picture_options(ctx.name)
+
         def new_key_ctx() -> CodecContext:
             return ctx if deblock_keyframes else keyframe_decoder(ctx)
 
