@@ -75,7 +75,8 @@ def _paint_fault(frame: np.ndarray, kind: str, k: int, rng: np.random.Generator)
 def encode_h264(path: str | Path, frames: Iterable[np.ndarray], *, fps: int,
                 gop_seconds: float = 2.0, crf: int = 28, preset: str = "ultrafast",
                 slices: int = 1) -> Path:
-    """Encode BGR uint8 pictures as an Annex-B H.264 stream the RTSP server can loop.
+    """Encode BGR uint8 pictures as an Annex-B H.264 stream the RTSP server can loop, or
+    H.265 when the file name ends in .h265 or .hevc (as many newer cameras send).
 
     Fixed GOP, no B-frames and one slice per picture, like most IP cameras: PyAV's default
     slice threading would split every picture into slices that RTP then delivers as separate
@@ -86,23 +87,32 @@ def encode_h264(path: str | Path, frames: Iterable[np.ndarray], *, fps: int,
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part")
     gop = max(1, round(gop_seconds * fps))
-    with av.open(str(tmp), "w", format="h264") as out:
+    hevc = path.suffix.lower() in (".h265", ".hevc")
+    with av.open(str(tmp), "w", format="hevc" if hevc else "h264") as out:
         st = None
         for img in frames:
             if st is None:
-                st = out.add_stream("libx264", rate=fps)
+                st = out.add_stream("libx265" if hevc else "libx264", rate=fps)
                 st.height, st.width = img.shape[:2]
                 st.pix_fmt = "yuv420p"
                 st.codec_context.gop_size = gop
                 st.codec_context.max_b_frames = 0
                 st.codec_context.thread_type = "FRAME"
-                st.codec_context.options = {"preset": preset, "crf": str(crf), "bf": "0",
-                                            "keyint_min": str(gop), "sc_threshold": "0",
-                                            "repeat-headers": "1"}
-                if slices > 1:
-                    st.codec_context.thread_type = "NONE"
-                    st.codec_context.options = {**st.codec_context.options,
-                                                "x264-params": f"slices={slices}"}
+                if hevc:
+                    params = (f"keyint={gop}:min-keyint={gop}:bframes=0:scenecut=0:"
+                              "repeat-headers=1:log-level=error")
+                    if slices > 1:
+                        params += f":slices={slices}"
+                    st.codec_context.options = {"preset": preset, "crf": str(crf),
+                                                "x265-params": params}
+                else:
+                    st.codec_context.options = {"preset": preset, "crf": str(crf), "bf": "0",
+                                                "keyint_min": str(gop), "sc_threshold": "0",
+                                                "repeat-headers": "1"}
+                    if slices > 1:
+                        st.codec_context.thread_type = "NONE"
+                        st.codec_context.options = {**st.codec_context.options,
+                                                    "x264-params": f"slices={slices}"}
             for pkt in st.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
                 out.mux(pkt)
         if st is not None:

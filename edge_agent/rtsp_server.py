@@ -1,4 +1,4 @@
-"""A real RTSP camera stand-in: GStreamer's RTSP server looping raw H.264 clips over TCP.
+"""A real RTSP camera stand-in: GStreamer's RTSP server looping raw H.264/H.265 clips over TCP.
 
 The agent's tests and the fleet simulator need cameras that behave like real ones (RTSP
 handshake, RTP over TCP interleaved, a server that can die or hang), not a mock. This module
@@ -8,7 +8,8 @@ project so it can be started as a plain script:
     /usr/bin/python3 edge_agent/rtsp_server.py --port 8554 \
         --mount cam0=clips/a.h264 --mount cam1=clips/b.h264 [--fps 25] [--user u --password p]
 
-Clips are Annex-B H.264 elementary streams without B-frames (``ffmpeg ... -bf 0 -f h264``).
+Clips are Annex-B H.264 elementary streams without B-frames (``ffmpeg ... -bf 0 -f h264``),
+or H.265 ones when the file name ends in .h265 or .hevc.
 Each mount loops its clip forever. Timestamps are rewritten in a pad probe from a frame counter
 because a raw .h264 looped through h264parse leaves PTS unset (and restarts at every loop),
 which the payloader and the client's jitter handling do not forgive. Mounts are shared: one
@@ -49,12 +50,13 @@ class LoopingFactory(GstRtspServer.RTSPMediaFactory):
     def do_create_element(self, url: GstRtsp.RTSPUrl) -> Gst.Element:
         """Build the pipeline and attach the timestamp probe on the parser's output."""
         location = self.path.replace("\\", "\\\\").replace('"', '\\"')
+        codec = "h265" if self.path.lower().endswith((".h265", ".hevc")) else "h264"
         desc = (
             f'multifilesrc location="{location}" loop=true '
-            'caps="video/x-h264,stream-format=byte-stream" '
-            "! h264parse name=parse config-interval=-1 "
-            "! video/x-h264,stream-format=byte-stream,alignment=au "
-            "! rtph264pay name=pay0 pt=96 config-interval=-1"
+            f'caps="video/x-{codec},stream-format=byte-stream" '
+            f"! {codec}parse name=parse config-interval=-1 "
+            f"! video/x-{codec},stream-format=byte-stream,alignment=au "
+            f"! rtp{codec}pay name=pay0 pt=96 config-interval=-1"
         )
         bin_ = Gst.parse_launch(f"( {desc} )")
         parse = bin_.get_by_name("parse")

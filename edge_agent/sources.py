@@ -380,7 +380,7 @@ def _sample(container, stream, full_ctx, new_key_ctx, url: str, interval: float,
     only until its picture is out, and at most DECODE_SLOTS of them live at once. Why: a
     decoder kept between samples holds its picture buffers and per-picture tables, about 12 MB
     at 1080p; an agent with 64 such cameras measured 965 MB resident, over the 512 MB an edge
-    box allows, and 375 MB with this (and limit_malloc_arenas in edge_agent.agent). A fresh
+    box allows, and 372-375 MB with this (and limit_malloc_arenas in edge_agent.agent). A fresh
     H.264 decoder costs about 0.6 ms of a 1080p keyframe's 11 ms of decoding.
     """
     keyframe_mode = True

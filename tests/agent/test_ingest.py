@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import time
+
+import pytest
 
 from edge_agent import sources
 from tests.agent.conftest import RtspServer
@@ -40,27 +43,37 @@ def test_live_stream_is_read_in_bursts_without_falling_behind(clips, procs,
     assert max(lags) - min(lags) < 0.6, lags
 
 
-def test_keyframe_sent_as_several_slices_is_decoded_whole(tmp_path, procs) -> None:
-    """Some cameras cut every picture into slices, and RTP delivers each as its own packet,
-    every one flagged as a keyframe (the stream's first without a timestamp). Each sample
-    must be the whole picture, the same as decoding the clip's keyframes from the file, where
-    one packet holds all slices: FFmpeg's decoder would otherwise hand out the first slice
-    as a finished picture, the lower three quarters of the thumbnail wrong by ~30 gray
-    levels. And the untimed first picture must not shift the sampling clock, which skipped
-    the second keyframe."""
+def _keyframe_slices(data: bytes, hevc: bool) -> int:
+    """Slice NAL units of a keyframe in an Annex-B packet (IDR for H.264, IRAP for H.265)."""
+    types = [data[m.end()] for m in re.finditer(b"\x00\x00\x01", data) if m.end() < len(data)]
+    if hevc:
+        return sum(16 <= (t >> 1) & 0x3F <= 21 for t in types)
+    return sum(t & 0x1F == 5 for t in types)
+
+
+@pytest.mark.parametrize("suffix", [".h264", ".h265"])
+def test_keyframe_sent_as_several_slices_is_decoded_whole(tmp_path, procs, suffix) -> None:
+    """Some cameras cut every picture into slices, and RTP delivers each H.264 slice as its
+    own packet, every one flagged as a keyframe (the stream's first without a timestamp);
+    FFmpeg reassembles H.265 pictures itself. Each sample must be the whole picture, the same
+    as decoding the clip's keyframes from the file, where one packet holds all slices:
+    FFmpeg's H.264 decoder would otherwise hand out the first slice as a finished picture,
+    the lower three quarters of the thumbnail wrong by ~30 gray levels. And the untimed
+    first picture must not shift the sampling clock, which skipped the second keyframe."""
     import av
     import numpy as np
 
     from edge_agent.clips import make_clip
 
-    clip = make_clip(tmp_path / "slices.h264", fps=10, seconds=6, slices=4)
+    clip = make_clip(tmp_path / f"slices{suffix}", fps=10, seconds=6, slices=4)
     expected = []
     with av.open(str(clip)) as c:
         stream = c.streams.video[0]
+        assert stream.codec_context.name == ("hevc" if suffix == ".h265" else "h264")
         dec = sources.keyframe_decoder(stream.codec_context)
         for pkt in c.demux(stream):
             if pkt.size and pkt.is_keyframe:
-                assert bytes(pkt).count(b"\x00\x00\x01\x65") >= 4, "keyframe not in slices"
+                assert _keyframe_slices(bytes(pkt), suffix == ".h265") >= 4, "not in slices"
                 pictures = [*dec.decode(pkt), *dec.decode(None)]
                 dec.flush_buffers()
                 expected.append(sources.thumbnail_from_frame(pictures[0]).astype(np.float32))
