@@ -244,16 +244,29 @@ def measure(client, warmup: float, window: float) -> dict[str, float]:
     return out
 
 
-def make_clips(data: Path, names: list[str], seconds: float) -> dict[str, Path]:
+#: x264 quality of the benchmark streams: ~0.75 Mbit/s at 1080p on the synthetic scene.
+#: Real main streams run at 2-4 Mbit/s; --crf 20 gives ~3.7 Mbit/s, for the memory a high bit
+#: rate costs (the look-back buffer holds up to one GOP of packets per camera).
+CRF = 26
+
+
+def make_clips(data: Path, names: list[str], seconds: float,
+               crf: int = CRF) -> dict[str, Path]:
     from edge_agent.clips import make_clip
 
     out = {}
     for name in names:
         w, h = RESOLUTIONS[name]
-        out[name] = make_clip(data / f"bench_{name}_{FPS}fps_{seconds:g}s.h264", width=w,
-                              height=h, fps=FPS, seconds=seconds, gop_seconds=GOP_S, crf=26,
+        tag = "" if crf == CRF else f"_crf{crf}"
+        out[name] = make_clip(data / f"bench_{name}_{FPS}fps_{seconds:g}s{tag}.h264", width=w,
+                              height=h, fps=FPS, seconds=seconds, gop_seconds=GOP_S, crf=crf,
                               preset="veryfast")
     return out
+
+
+def bitrate_mbps(path: Path, seconds: float) -> float:
+    """The clip's bit rate, as the stream a camera would send."""
+    return path.stat().st_size * 8 / seconds / 1e6
 
 
 def run(args: argparse.Namespace) -> list[dict]:
@@ -262,7 +275,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     every = max(1, round(args.interval / GOP_S))
     if abs(every * GOP_S - args.interval) > 1e-6:
         raise SystemExit(f"--interval must be a multiple of the {GOP_S:g} s GOP")
-    clips = make_clips(data, names, args.clip_seconds)
+    clips = make_clips(data, names, args.clip_seconds, args.crf)
     port = free_port()
     cmd = ["/usr/bin/python3", str(ROOT / "edge_agent" / "rtsp_server.py"), "--port",
            str(port), "--fps", str(FPS)]
@@ -283,6 +296,7 @@ def run(args: argparse.Namespace) -> list[dict]:
             n = args.cameras.get(name, 16)
             url = f"rtsp://127.0.0.1:{port}/{name}"
             row: dict = {"resolution": name, "cameras": n, "interval": args.interval,
+                         "mbps": bitrate_mbps(clips[name], args.clip_seconds),
                          "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
             for label in CLIENTS:
                 if label == "agent":
@@ -412,7 +426,8 @@ def render(rows: list[dict], args: argparse.Namespace) -> str:
             if r["cameras"] >= 64:
                 verdict = (" (under 512 MB: met)" if a["peak_rss_mb"] < 512
                            else " (over 512 MB: NOT met)")
-            lines.append(f"- {r['resolution']}, {r['cameras']} cameras: "
+            rate = f" at {r['mbps']:.1f} Mbit/s" if "mbps" in r else ""
+            lines.append(f"- {r['resolution']}, {r['cameras']} cameras{rate}: "
                          f"{a['peak_rss_mb']:.0f} MB{verdict}")
     lines += ["", "The box is shared with other engineers' work, so figures move between runs; "
               "rerun the command to compare like with like."]
@@ -466,6 +481,9 @@ def main() -> None:
     ap.add_argument("--cameras", type=json.loads,
                     default={"1080p": 16, "720p": 24, "704x576": 32},
                     help='JSON, e.g. \'{"1080p": 16}\'')
+    ap.add_argument("--crf", type=int, default=CRF,
+                    help=f"x264 quality of the streams (default {CRF}, ~0.75 Mbit/s at 1080p; "
+                         "20 gives ~3.7 Mbit/s)")
     ap.add_argument("--render-only", action="store_true",
                     help="re-render the table from benchmarks/data/agent_bench.json")
     args = ap.parse_args()
