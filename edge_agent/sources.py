@@ -239,7 +239,7 @@ def keyframe_decoder(stream_ctx: CodecContext) -> CodecContext:
 #: measured 670 MB resident. Decoding is CPU-bound, so waiting for a slot costs no throughput.
 #: The wait is bounded: a camera whose stream stalls mid-keyframe holds its slot until the read
 #: timeout, and the others must not starve behind it, so past the wait a camera decodes anyway.
-DECODE_SLOTS = 2 * (os.cpu_count() or 1) + 2
+DECODE_SLOTS = 2 * len(os.sched_getaffinity(0)) + 2 if hasattr(os, "sched_getaffinity") else 6
 DECODE_SLOT_WAIT = 1.0
 _decode_slots = threading.BoundedSemaphore(DECODE_SLOTS)
 #: The PTS a held keyframe is known by when its first packet came without one.
@@ -390,8 +390,10 @@ def _sample(container, stream, full_ctx, new_key_ctx, url: str, interval: float,
 
     def open_key() -> CodecContext:
         nonlocal slot
-        slot = _decode_slots.acquire(timeout=DECODE_SLOT_WAIT)
-        return new_key_ctx()
+        dec = new_key_ctx()
+        if dec is not full_ctx:  # the stream's own decoder lives on anyway: nothing to bound
+            slot = _decode_slots.acquire(timeout=DECODE_SLOT_WAIT)
+        return dec
 
     def close_key() -> None:
         nonlocal key, slot
@@ -476,7 +478,8 @@ def _sample(container, stream, full_ctx, new_key_ctx, url: str, interval: float,
                     # FFmpeg flags each as a keyframe. The stream's very first packet comes
                     # without a PTS and the other slices of its picture with one, so after an
                     # untimed keyframe packet the next keyframe packets are taken as its
-                    # slices (were one a new picture, the decoder would still hand out both).
+                    # slices. (Were one a new picture, of an all-intra stream whose decoder
+                    # delays its output, the first would come out and the second be lost.)
                     if held_key == _UNTIMED and ptime is not None:
                         last_key_time = held_key = ptime
                     pending.append(pkt)
@@ -489,7 +492,8 @@ def _sample(container, stream, full_ctx, new_key_ctx, url: str, interval: float,
             if not keyframe_mode:
                 yield from emit(decode(pkt, ctx), keyframe=bool(pkt.is_keyframe))
             elif pkt.is_keyframe:
-                pending.clear()
+                if ptime is None or ptime != last_key_time:  # not another slice of the last
+                    pending.clear()
                 pending.append(pkt)
                 last_key_time = ptime
                 if t0 is not None and ptime is not None and ptime - t0 + 1e-6 < next_t:
@@ -513,8 +517,12 @@ def _sample(container, stream, full_ctx, new_key_ctx, url: str, interval: float,
                     # starting again at the buffered keyframe so later frames have a reference.
                     keyframe_mode = False  # P-frames need deblocked reference pictures
                     ctx.flush_buffers()
+                    # The buffered keyframe was sampled already: timed by its packets (the
+                    # stream's first comes without a PTS), it is not due again, and the
+                    # P-frames after it are.
                     for old in pending:
-                        yield from emit(decode(old, ctx), keyframe=bool(old.is_keyframe))
+                        yield from emit(decode(old, ctx), keyframe=bool(old.is_keyframe),
+                                        when=last_key_time)
                     pending.clear()
             if not decoded_any and packets_seen > 600:
                 raise _error("undecodable", url, "600 packets but no picture decoded")

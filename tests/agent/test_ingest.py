@@ -97,3 +97,35 @@ def test_keyframe_sent_as_several_slices_is_decoded_whole(tmp_path, procs, suffi
         # The nearest of the clip's keyframes (the stream loops; the car moves between them).
         err = min(float(np.abs(f.gray.astype(np.float32) - e).mean()) for e in expected)
         assert err < 0.5, f"sample at {f.t:.1f} s differs from every keyframe by {err:.1f}"
+
+
+@pytest.mark.parametrize("slices", [1, 4])
+def test_long_gop_stream_switches_to_every_frame_without_a_repeat(tmp_path, procs,
+                                                                  slices) -> None:
+    """A camera whose keyframes are too far apart for the interval (6 s GOP, one sample a
+    second) is decoded frame by frame from its buffered keyframe on. The keyframe was sampled
+    already, so the samples must go on a second apart from it, not repeat it: replayed
+    without a timestamp, it came out again about 3 s later, and the samples between were
+    lost."""
+    import numpy as np
+
+    from edge_agent.clips import make_clip
+
+    clip = make_clip(tmp_path / f"gop6_s{slices}.h264", fps=10, seconds=12, gop_seconds=6.0,
+                     slices=slices)
+    server = RtspServer({"cam": clip}).start()
+    procs.append(server)
+    it = sources.open_source(server.url("cam"), sample_interval=1.0, open_timeout=5,
+                             read_timeout=3)
+    got = []
+    try:
+        for f in it:
+            got.append(f)
+            if len(got) == 6:
+                break
+    finally:
+        it.close()
+    ts = [f.t for f in got]
+    assert all(0.85 <= b - a <= 1.15 for a, b in zip(ts, ts[1:], strict=False)), ts
+    for a, b in zip(got, got[1:], strict=False):  # the car moves: no picture twice
+        assert np.abs(a.gray.astype(np.int16) - b.gray.astype(np.int16)).mean() > 0.05
