@@ -93,9 +93,11 @@ def test_event_appears_on_open_dashboard_within_2s(server, browser):
     item.click()
     expect(page.locator("#detail-title")).to_contain_text("c0417/garage")
     for sel in ("#img-evidence", "#img-reference"):
-        page.wait_for_function(
-            f"document.querySelector('{sel}').complete && "
-            f"document.querySelector('{sel}').naturalWidth === 64", timeout=3000)
+        # Polled from here: wait_for_function polls inside the page with eval, which the
+        # pages' Content-Security-Policy (script-src 'self') rightly refuses once the
+        # image is not there at the first look.
+        expect(page.locator(sel)).to_have_js_property("complete", True, timeout=3000)
+        expect(page.locator(sel)).to_have_js_property("naturalWidth", 64, timeout=3000)
     expect(page.locator("#detail-evidence")).to_contain_text("covered_fraction")
     # Camera states by compound, and the fault filter.
     page.select_option("#f-compound", "c0417")
