@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import time
+from contextlib import closing
+from itertools import islice
 
 import pytest
 
@@ -43,6 +45,15 @@ def test_live_stream_is_read_in_bursts_without_falling_behind(clips, procs,
     assert max(lags) - min(lags) < 0.6, lags
 
 
+def _served_samples(procs, clip, *, interval: float, n: int) -> list[sources.Frame]:
+    """The first `n` samples the agent's reader takes from `clip` served over real RTSP."""
+    server = RtspServer({"cam": clip}).start()
+    procs.append(server)
+    with closing(sources.open_source(server.url("cam"), sample_interval=interval,
+                                     open_timeout=5, read_timeout=3)) as it:
+        return list(islice(it, n))
+
+
 def _keyframe_slices(data: bytes, hevc: bool) -> int:
     """Slice NAL units of a keyframe in an Annex-B packet (IDR for H.264, IRAP for H.265)."""
     types = [data[m.end()] for m in re.finditer(b"\x00\x00\x01", data) if m.end() < len(data)]
@@ -78,18 +89,7 @@ def test_keyframe_sent_as_several_slices_is_decoded_whole(tmp_path, procs, suffi
                 dec.flush_buffers()
                 expected.append(sources.thumbnail_from_frame(pictures[0]).astype(np.float32))
     assert len(expected) == 3
-    server = RtspServer({"cam": clip}).start()
-    procs.append(server)
-    it = sources.open_source(server.url("cam"), sample_interval=2.0, open_timeout=5,
-                             read_timeout=3)
-    got = []
-    try:
-        for f in it:
-            got.append(f)
-            if len(got) == 5:
-                break
-    finally:
-        it.close()
+    got = _served_samples(procs, clip, interval=2.0, n=5)
     assert all(f.keyframe for f in got)
     ts = [f.t for f in got]
     assert all(abs(b - a - 2.0) <= 0.15 for a, b in zip(ts, ts[1:], strict=False)), ts
@@ -113,18 +113,7 @@ def test_long_gop_stream_switches_to_every_frame_without_a_repeat(tmp_path, proc
 
     clip = make_clip(tmp_path / f"gop6_s{slices}.h264", fps=10, seconds=12, gop_seconds=6.0,
                      slices=slices)
-    server = RtspServer({"cam": clip}).start()
-    procs.append(server)
-    it = sources.open_source(server.url("cam"), sample_interval=1.0, open_timeout=5,
-                             read_timeout=3)
-    got = []
-    try:
-        for f in it:
-            got.append(f)
-            if len(got) == 6:
-                break
-    finally:
-        it.close()
+    got = _served_samples(procs, clip, interval=1.0, n=6)
     ts = [f.t for f in got]
     assert all(0.85 <= b - a <= 1.15 for a, b in zip(ts, ts[1:], strict=False)), ts
     for a, b in zip(got, got[1:], strict=False):  # the car moves: no picture twice
