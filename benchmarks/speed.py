@@ -227,15 +227,21 @@ def pairs(mat: Material, n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(fr[:n]), np.stack(pv[:n])
 
 
+def graph_feed(frames: np.ndarray, prevs: np.ndarray) -> dict[str, np.ndarray]:
+    """The feature graph's inputs for thumbnails and their previous half-scale pictures, the
+    native patches cut from the thumbnails (as pipeline.detect does without better ones)."""
+    from pipeline.frames import native_mosaic
+
+    return {"frame": frames.astype(np.float32)[:, None],
+            "prev": prevs.astype(np.float32)[:, None],  # N x 1 x 96 x 160
+            "native": np.stack([native_mosaic(f) for f in frames]).astype(np.float32)[:, None]}
+
+
 def check_plain(det: Detector, frames: np.ndarray, prevs: np.ndarray) -> dict[str, float]:
     """Max abs error of the plain NumPy/OpenCV features against the ONNX graph's outputs."""
     from benchmarks.plain_features import plain_features
-    from pipeline.frames import native_mosaic
 
-    natives = np.stack([native_mosaic(f) for f in frames]).astype(np.float32)[:, None]
-    outs = det.session.run(None, {"frame": frames.astype(np.float32)[:, None],
-                                  "prev": prevs.astype(np.float32)[:, None],  # N x 1 x 96 x 160
-                                  "native": natives})
+    outs = det.session.run(None, graph_feed(frames, prevs))
     err: dict[str, float] = {}
     for i in range(len(frames)):
         p = plain_features(frames[i], prevs[i])
@@ -386,7 +392,6 @@ def profile_nodes(det: Detector, frames: np.ndarray, prevs: np.ndarray, top: int
     import onnxruntime as ort
 
     from models import FEATURES_MODEL
-    from pipeline.frames import native_mosaic
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
@@ -396,10 +401,7 @@ def profile_nodes(det: Detector, frames: np.ndarray, prevs: np.ndarray, top: int
     opts.enable_profiling = True
     opts.profile_file_prefix = str(Path(tempfile.gettempdir()) / "lenswatch_ort_profile")
     sess = ort.InferenceSession(str(FEATURES_MODEL), opts, providers=["CPUExecutionProvider"])
-    feed = {"frame": frames[:BATCH].astype(np.float32)[:, None],
-            "prev": prevs[:BATCH].astype(np.float32)[:, None],
-            "native": np.stack([native_mosaic(f) for f in frames[:BATCH]]
-                               ).astype(np.float32)[:, None]}
+    feed = graph_feed(frames[:BATCH], prevs[:BATCH])
     for _ in range(3 + reps):
         sess.run(None, feed)
     path = Path(sess.end_profiling())
