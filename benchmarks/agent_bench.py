@@ -107,13 +107,14 @@ def bare_worker(url: str, n: int, mode: str, every: int = 1) -> None:
                 st = c.streams.video[0]
                 ctx = st.codec_context
                 ctx.thread_type = "NONE"
-                if mode == "key-agent":
-                    ctx.options = {"skip_loop_filter": "all"}
                 keys = 0
                 pacer = None
                 if mode == "key-agent":
-                    from edge_agent.sources import ReadPacer
+                    from edge_agent.sources import ReadPacer, keyframe_decoder
 
+                    # The agent's keyframe decoder settings, kept for the whole connection
+                    # (the agent takes a fresh one per keyframe, for memory).
+                    ctx = keyframe_decoder(ctx)
                     pacer = ReadPacer()
                 tb = float(st.time_base)
                 for pkt in c.demux(st):
