@@ -12,13 +12,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 #: Faults the pipeline can raise from pictures, plus the agent's stream faults.
-PICTURE_FAULTS: tuple[str, ...] = ("blocked", "blur", "ripple", "frozen", "overexposed", "moved")
+PICTURE_FAULTS: tuple[str, ...] = (
+    "blocked", "blur", "ripple", "frozen", "overexposed", "moved", "dark")
 STREAM_FAULTS: tuple[str, ...] = ("signal_loss",)
-#: Every fault name a collector must accept (the contract lists dark, color_cast and noise as
+#: Every fault name a collector must accept (the contract lists color_cast and noise as
 #: "where built"; they are reserved so an agent that builds them later is not rejected).
-FAULTS: tuple[str, ...] = (
-    STREAM_FAULTS + PICTURE_FAULTS + ("dark", "color_cast", "noise")
-)
+FAULTS: tuple[str, ...] = STREAM_FAULTS + PICTURE_FAULTS + ("color_cast", "noise")
 STATES: tuple[str, ...] = ("raised", "cleared")
 SEVERITIES: tuple[str, ...] = ("critical", "major", "minor")
 
