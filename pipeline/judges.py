@@ -55,7 +55,9 @@ class Context:
     brightness_ref: float      # the baseline's mean luma
     bp: np.ndarray             # band-pass half-scale picture now
     similarity: np.ndarray     # band-pass correlation with the reference view per cell
-    energy_ratio: np.ndarray   # band-pass energy over the reference's, brightness-normalised
+    visible: np.ndarray        # share of the reference's detail still seen, over the view's
+    gain: float                # ... of the best-seen quarter of the view, brightness-normalised
+    reliable: np.ndarray       # cells whose reference detail stands well above sensor noise
     lit: np.ndarray            # cells bright enough now to show detail
 
     @classmethod
@@ -64,9 +66,13 @@ class Context:
         tex = M.texture(f)
         sharp = M.sharpness(f, b.tex, s.textured_cell)
         bp = M.band_pass(M.half_picture(f))
-        sim, energy = M.structure(bp, ref.bp, ref.energy)
-        energy_ratio = (np.sqrt(energy / np.maximum(ref.energy, 1e-3))
-                        * (ref.mean + 12.0) / (f.mean + 12.0))
+        sim, _, share = M.structure(bp, ref.bp, ref.energy)
+        brightness = float(f.mean.mean())
+        reliable = (ref.energy >= s.detail_energy) & (ref.mean >= s.lit_cell)
+        # Light and gain change the amplitude of all detail alike: take the view's own gain
+        # from its best-seen tenth (still outside a cover of up to 90 % of the view).
+        gain = float(np.sort(share[reliable])[int(0.9 * (reliable.sum() - 1))]
+                     ) if reliable.sum() >= 6 else 0.0
         return cls(
             tex=tex,
             ratio=tex / np.maximum(b.tex, M.EPS),
@@ -76,11 +82,13 @@ class Context:
             sharpness=sharp / max(b.sharp, M.EPS),
             layout=M.corr(f.mean, b.mean),
             texture_layout=M.corr(np.log(f.g2 + 0.5), np.log(b.g2 + 0.5)),
-            brightness=float(f.mean.mean()),
+            brightness=brightness,
             brightness_ref=b.brightness,
             bp=bp,
             similarity=sim,
-            energy_ratio=energy_ratio,
+            visible=share / max(gain, 0.05),
+            gain=gain * (ref.brightness + 12.0) / (brightness + 12.0),
+            reliable=reliable,
             lit=(f.mean >= s.lit_cell) & (ref.mean >= s.lit_cell),
         )
 
@@ -113,24 +121,23 @@ def blocked(f: Features, ctx: Context | None, b: Baseline, s: HealthSettings) ->
     if n_inf < 6:
         return NO
     covered = (np.minimum(ctx.ratio, ctx.fine_ratio) < s.covered_ratio) & informative
-    # Part of the view covered: its cells lost the reference's detail and got softer,
-    # while a good part of the view still shows the reference. Blur, a move or a new light
-    # change the whole view, not one region of it.
-    lost = ((ctx.similarity < s.lost_similarity) & (ctx.energy_ratio < s.lost_energy)
-            & informative & ctx.lit)
-    intact = (ctx.similarity >= s.intact_similarity) & informative & ~covered
-    part = covered | lost
-    pfrac = float(part.sum()) / n_inf
-    ifrac = float(intact.sum()) / n_inf
-    if pfrac >= s.blocked_fraction and ifrac >= s.intact_fraction:
-        mask = part.reshape(GRID_H, GRID_W)
-        return Verdict(True, min(0.95, 0.6 + 0.5 * pfrac), {
-            "covered_fraction": round(pfrac, 3),
-            "region": M.region_name(mask),
-            "covered_cells": M.grid_picture(mask),
-            "similarity_covered": round(M.median(ctx.similarity[part]), 3),
-            "reason": "part of the view covered (leaves, dirt, an object on the lens?)",
-        })
+    # Part of the view covered: in those cells less than half of the reference view's
+    # detail still shows through, while the best-seen quarter of the view keeps it at its
+    # full strength. Blur, a move or a new light change the whole view, not one region.
+    rel = ctx.reliable
+    n_rel = int(rel.sum())
+    if n_rel >= 12 and ctx.gain >= s.intact_gain:
+        part = (ctx.visible < s.covered_visible) & rel
+        pfrac = float(part.sum()) / n_rel
+        if pfrac >= s.blocked_fraction:
+            mask = part.reshape(GRID_H, GRID_W)
+            return Verdict(True, min(0.95, 0.6 + 0.5 * pfrac), {
+                "covered_fraction": round(pfrac, 3),
+                "region": M.region_name(mask),
+                "covered_cells": M.grid_picture(mask),
+                "visible_in_covered": round(M.median(ctx.visible[part]), 3),
+                "reason": "part of the view covered (leaves, dirt, an object on the lens?)",
+            })
     frac = float(covered.sum()) / n_inf
     if frac < s.blocked_fraction:
         # Something out of focus close to the lens that lets light through (leaves, a
@@ -285,7 +292,10 @@ def moved(ctx: Context, ref: Reference, s: HealthSettings,
     reg = register(ref.bp, ctx.bp)
     rigid = reg["response"] >= s.moved_response and reg["residual_px"] <= s.moved_residual_px
     far = reg["shift_pct"] >= s.moved_shift_pct or abs(reg["rotation_deg"]) >= s.moved_rotation_deg
-    turned_away = ctx.layout < s.moved_layout and ctx.texture_layout < s.moved_layout
+    # Turned to another view altogether: nothing of the reference's detail is left anywhere
+    # (a cover leaves part of the view; a registration needs some of it).
+    turned_away = (ctx.layout < s.moved_layout and ctx.texture_layout < s.moved_layout
+                   and float((ctx.similarity[inf] >= 0.5).mean()) < 0.1)
     if not ((rigid and far) or turned_away):
         return Verdict(False, 0.0, {k: round(v, 2) for k, v in reg.items()})
     ev: dict[str, Any] = {k: round(v, 2) for k, v in reg.items()}
@@ -307,18 +317,26 @@ def _direction(reg: dict[str, float]) -> str:
 
 
 class RippleJudge:
-    """Interference: a narrow spectral peak that rose against the baseline spectrum."""
+    """Interference: a narrow spectral peak that rose against the baseline spectrum.
+
+    Interference keeps its frequency while a chance peak of the scene wanders, so each band
+    remembers where its best peak stood and for how many samples running: a strong peak
+    counts at once, a weaker one on the same bin two samples running, a faint one (a few
+    grey levels) three samples running."""
 
     BANDS = (("spec_fine", 1.5), ("spec_coarse", 1.5), ("spec_native", 1.5),
              ("spec_rows", 2.5), ("spec_cols", 2.5), ("spec_drift", 2.5))
 
     def __init__(self) -> None:
         self.masks: dict[str, np.ndarray] = {}
-        self.last_peak: tuple[str, tuple[int, ...]] | None = None
+        #: band -> (bin of its best peak at the last sample, samples running on that bin)
+        self.runs: dict[str, tuple[tuple[int, ...], int]] = {}
 
     def __call__(self, f: Features, b: Baseline, s: HealthSettings, first_sample: bool,
                  active: bool) -> Verdict:
+        floor = min(s.ripple_peak_faint, s.ripple_peak_hold)
         best: tuple[float, str, tuple[int, ...]] = (-np.inf, "", ())
+        found: tuple[float, str, tuple[int, ...]] | None = None
         for key, radius in self.BANDS:
             if key == "spec_drift" and first_sample:
                 continue
@@ -333,22 +351,38 @@ class RippleJudge:
                 score -= s.ripple_profile_margin
             if score > best[0]:
                 best = (score, key, idx)
-        score, key, idx = best
-        # Interference keeps its frequency; a chance peak of the scene wanders. A weaker peak
-        # counts when it stands on the same bin of the same band as at the last sample.
-        last = self.last_peak
-        floor = s.ripple_peak_hold if active else s.ripple_peak_steady
-        steady = (last is not None and last[0] == key and score >= floor
-                  and all(abs(a - c) <= 1 for a, c in zip(idx, last[1], strict=True)))
-        self.last_peak = (key, idx) if score >= floor else None
-        if score < s.ripple_peak and not steady:
-            return Verdict(False, 0.0, {"peak": round(score, 3)})
-        return Verdict(True, min(0.99, 0.6 + 0.25 * max(0.0, score - s.ripple_peak_steady)), {
+            last = self.runs.get(key)
+            if score < floor:
+                self.runs.pop(key, None)
+                continue
+            same = last is not None and all(abs(a - c) <= 1
+                                            for a, c in zip(idx, last[0], strict=True))
+            run = last[1] + 1 if same and last is not None else 1
+            self.runs[key] = (idx, run)
+            ok = (score >= s.ripple_peak
+                  or (run >= 2 and score >= (s.ripple_peak_hold if active
+                                             else s.ripple_peak_steady))
+                  or (run >= 3 and score >= s.ripple_peak_faint
+                      and not _near_nyquist(key, idx)))
+            if ok and (found is None or score > found[0]):
+                found = (score, key, idx)
+        if found is None:
+            return Verdict(False, 0.0, {"peak": round(best[0], 3)})
+        score, key, idx = found
+        return Verdict(True, min(0.99, 0.6 + 0.25 * max(0.0, score - s.ripple_peak_faint)), {
             "peak_log_amplitude": round(score, 3),
             "period_px": _period(key, idx),
             "band": key.removeprefix("spec_"),
             "region": "whole view",
         })
+
+
+def _near_nyquist(key: str, idx: tuple[int, ...]) -> bool:
+    """Stripes under ~2.5 px apart: where rain, sensor noise and the encoder's own artefacts
+    live, so a faint steady peak there is not evidence enough."""
+    if key in ("spec_fine", "spec_native"):
+        return math.hypot(*idx) > 6.5
+    return False
 
 
 def _local(d: np.ndarray) -> np.ndarray:

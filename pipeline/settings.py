@@ -50,16 +50,13 @@ class HealthSettings:
     covered_ratio: float = 0.35
     blocked_fraction: float = 0.3      # of textured cells; partly covered edge cells keep texture
     textured_cell: float = 0.012        # brightness-normalised texture of an informative cell
-    # blocked, partly: a cell whose detail no longer matches the reference view (band-pass
-    # correlation below `lost_similarity`) and got no stronger (energy ratio below
-    # `lost_energy`): something soft in front of it. Counted only in cells lit enough to see
-    # detail (`lit_cell` grey levels), and only as a region: at least `intact_fraction` of
-    # the informative cells must still show the reference view, or the whole view changed
-    # (blur, a move, a new light), which the other judges tell apart.
-    lost_similarity: float = 0.45
-    lost_energy: float = 0.7
-    intact_similarity: float = 0.6
-    intact_fraction: float = 0.25
+    # blocked, partly: in at least `blocked_fraction` of the cells whose reference detail is
+    # reliable (band-pass energy >= `detail_energy`, well above sensor noise, in cells lit to
+    # `lit_cell` grey levels), less than `covered_visible` of that detail still shows, while
+    # the best-seen quarter of the view keeps at least `intact_gain` of it.
+    covered_visible: float = 0.5
+    intact_gain: float = 0.6
+    detail_energy: float = 2.0
     lit_cell: float = 20.0
     # blur: sharpness (fine/coarse gradient) below this fraction of baseline, or texture
     # everywhere below `blur_texture` with the scene layout intact
@@ -78,6 +75,7 @@ class HealthSettings:
     # relative to the baseline spectrum
     ripple_peak: float = 0.85
     ripple_peak_steady: float = 0.5   # ... or this much, on the same bin two samples running
+    ripple_peak_faint: float = 0.38   # ... or this much, on the same bin three samples running
     # Once raised, the same steady peak holds the fault down to this score: faint interference
     # hovers around the raise level, and an alert that clears and re-raises every minute is
     # noise to an operator. A repaired cable drops the peak far below it, so clearing is prompt.

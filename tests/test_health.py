@@ -95,7 +95,7 @@ def test_raised_ripple_holds_while_it_fades_but_clears_when_gone() -> None:
     # faint interference hovers around the raise level, and a clear/re-raise every minute
     # would be noise to an operator.
     live = _live(80)
-    faint = _bars(live[15:45], 3.5)
+    faint = _bars(live[15:45], 2.5)
     assert _feed(Monitor(), live[:15] + faint, dt=2.0) == []  # too faint to raise on its own
     m = Monitor()
     ch = _feed(m, live[:15] + _bars(live[15:30], 5.0) + _bars(live[30:60], 3.5) + live[60:],
