@@ -270,6 +270,8 @@ class Outbox:
         self.write_error = f"{type(exc).__name__}: {exc}"
 
     def _save_unsaved_locked(self) -> None:
+        if not self._unsaved and self.write_error is None:
+            return
         saved = 0
         while self._unsaved:
             try:
@@ -281,9 +283,21 @@ class Outbox:
                 return
             self._unsaved.pop(0)
             saved += 1
-        if saved or self.write_error:
-            log.warning("outbox writable again: saved %d state change(s) that were held in "
-                        "memory", saved)
+        if not saved:
+            # Nothing was held (a heartbeat or a delete failed): check that a write works.
+            cur = self._db.cursor()
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+                self._bump(cur, "write_checks", 1)
+                cur.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback(cur)
+                if not write_failed(exc):
+                    raise
+                self._note_write_error(exc)
+                return
+        log.warning("outbox writable again: saved %d state change(s) that were held in "
+                    "memory", saved)
         self.write_error = None
 
     def save_unsaved(self) -> int:

@@ -183,6 +183,10 @@ class Uplink:
     def flush_once(self) -> float | None:
         """Send one batch; returns seconds to wait before the next try, or None if idle."""
         self.outbox.save_unsaved()
+        if self.outbox.write_error:
+            # The disk takes no writes: whatever is delivered now could not be deleted and
+            # would be sent again and again. Pause; the loop checks the disk every second.
+            return 1.0
         isolated = bool(self._isolate)
         group = self._isolate[0] if isolated else self.outbox.take(self.batch_size)
         if not group:

@@ -50,11 +50,15 @@ def proxy(collector: RealCollector) -> Iterator[FaultProxy]:
     p.stop()
 
 
-def start_agent(tmp_path: Path, collector: RealCollector, url: str, compound: str,
-                cameras: list[str], *, grace: float = 2.0, spread: float = 0.0,
-                col: dict[str, Any] | None = None, outbox: dict[str, Any] | None = None,
-                data_dir: Path | None = None, log_name: str = "agent.log") -> AgentProc:
-    """The real agent with cameras that never answer: one signal_loss raise each."""
+def agent_config(tmp_path: Path, url: str, compound: str, cameras: list[str], *,
+                 grace: float = 2.0, spread: float = 0.0, col: dict[str, Any] | None = None,
+                 outbox: dict[str, Any] | None = None,
+                 data_dir: Path | None = None) -> tuple[Path, int]:
+    """An agent config whose cameras never answer: one signal_loss raise each.
+
+    Returns the config's path and its metrics port. Camera i's grace is grace + i x spread,
+    so the raises come one after another when a test needs a stream rather than a burst.
+    """
     dead = free_port()
     mport = free_port()
     cams = [{"compound": compound, "id": cam, "url": f"rtsp://127.0.0.1:{dead}/{cam}",
@@ -66,6 +70,13 @@ def start_agent(tmp_path: Path, collector: RealCollector, url: str, compound: st
         collector={"retry_initial": 0.2, "retry_max": 1.0, "timeout": 2, **(col or {})},
         outbox={"heartbeat_interval": 1, **(outbox or {})},
         defaults={"open_timeout": 0.5, "read_timeout": 0.5})
+    return cfg, mport
+
+
+def start_agent(tmp_path: Path, collector: RealCollector, url: str, compound: str,
+                cameras: list[str], *, log_name: str = "agent.log", **kw: Any) -> AgentProc:
+    """The real agent over `agent_config(...)`, started and answering /healthz."""
+    cfg, mport = agent_config(tmp_path, url, compound, cameras, **kw)
     return AgentProc(cfg, tmp_path / log_name, mport, token=collector.agent_token).start()
 
 
