@@ -108,8 +108,10 @@ def outbox_rows(data_dir: Path) -> tuple[int, list[tuple]]:
     try:
         queued = db.execute("SELECT COUNT(*) FROM outbox WHERE kind='state_change'"
                             ).fetchone()[0]
+        has_table = db.execute("SELECT 1 FROM sqlite_master WHERE name='dead_letter'"
+                               ).fetchone()
         dead = db.execute("SELECT event_id, kind, camera, status, error FROM dead_letter"
-                          ).fetchall()
+                          ).fetchall() if has_table else []
     finally:
         db.close()
     return queued, dead
