@@ -166,7 +166,8 @@ class Agent:
             agent_id=cfg.agent_id, metrics=self.metrics,
             batch_size=cfg.collector.batch_size, timeout=cfg.collector.timeout,
             retry_initial=cfg.collector.retry_initial, retry_max=cfg.collector.retry_max,
-            poll_commands=cfg.collector.poll_commands, on_command=self._on_command)
+            poll_commands=cfg.collector.poll_commands, on_command=self._on_command,
+            heartbeat=self.heartbeat)
         self.status: StatusServer | None = None
         self._loops: dict[str, float] = {}
         self._analysis_errors = 0
@@ -619,8 +620,28 @@ class Agent:
                 "agent": self.cfg.agent_id, "mode": self.mode, "cameras": len(self.cameras),
                 "cameras_signal_loss": down, "outbox_depth": self.outbox.depth(),
                 "last_delivery": iso_utc(self.uplink.last_success)
-                if self.uplink.last_success else None}
+                if self.uplink.last_success else None, **self.outbox_status()}
         return not problems, body
+
+
+    def outbox_status(self) -> dict[str, Any]:
+        """Dead letters and write trouble for /healthz: shown, but not "unhealthy", because a
+        supervisor restarting the agent would lose changes held in memory on a full disk."""
+        letters = self.outbox.dead_letters(20)
+        warnings = []
+        if self.outbox.write_error:
+            warnings.append(f"outbox cannot write ({self.outbox.write_error}); "
+                            f"{self.outbox.unsaved()} state change(s) held in memory")
+        if letters:
+            warnings.append(f"{self.outbox.dead_letter_count()} event(s) refused by the "
+                            "collector are kept as dead letters (--retry-dead-letters)")
+        return {"warnings": warnings, "outbox_unsaved": self.outbox.unsaved(),
+                "dead_letters": self.outbox.dead_letter_count(),
+                "dead_letter_events": [
+                    {"event_id": d.event_id, "kind": d.kind, "camera": d.camera,
+                     "fault": d.fault, "state": d.state, "status": d.status,
+                     "error": scrub(d.error)[:200], "dead_at": iso_utc(d.dead_at)}
+                    for d in letters]}
 
 
 def _close(key: str, it: object) -> None:

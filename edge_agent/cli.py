@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sqlite3
 import sys
 from typing import Any
 
@@ -39,15 +40,40 @@ def run_agent(args: argparse.Namespace) -> int:
         print(f"lenswatch agent: config error: {exc}", file=sys.stderr)
         return 2
     _setup_logging(cfg.log_level)
+    if args.retry_dead_letters:
+        return retry_dead_letters(cfg.outbox.path)
     from edge_agent.agent import Agent
 
     try:
         agent = Agent(cfg)
-    except OSError as exc:
+    except (OSError, sqlite3.Error) as exc:
         print(f"lenswatch agent: cannot open the outbox {cfg.outbox.path}: {exc}",
               file=sys.stderr)
         return 2
     return agent.run()
+
+
+def retry_dead_letters(path: Any) -> int:
+    """Move every dead letter back to the outbox queue, then exit.
+
+    A one-shot rather than a mode of the running agent, so it works the same whether the agent
+    runs (its next pass takes them: the move is one SQLite transaction) or is stopped for the
+    upgrade (the next start sends them). An event refused again returns to the dead letters.
+    """
+    from edge_agent.outbox import Outbox
+
+    try:
+        box = Outbox(path)
+    except (OSError, sqlite3.Error) as exc:
+        print(f"lenswatch agent: cannot open the outbox {path}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        n = box.requeue_dead_letters()
+    finally:
+        box.close()
+    print(f"moved {n} dead letter(s) from {path} back to the delivery queue; the agent sends "
+          "them on its next pass (now if it runs, else when it starts)")
+    return 0
 
 
 def add_subcommands(subparsers: Any) -> None:
@@ -55,6 +81,9 @@ def add_subcommands(subparsers: Any) -> None:
     p = subparsers.add_parser("agent", help="watch a compound's cameras and report their health")
     p.add_argument("--config", required=True, metavar="PATH",
                    help="agent YAML config (see config/edge.yaml)")
+    p.add_argument("--retry-dead-letters", action="store_true",
+                   help="move events the collector refused back to the delivery queue (after "
+                        "an upgrade of the collector or the agent), then exit")
     p.set_defaults(func=run_agent)
 
 

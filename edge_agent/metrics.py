@@ -67,6 +67,22 @@ class AgentMetrics:
         self.outbox_dropped = Counter("lenswatch_agent_outbox_dropped",
                                       "Events removed without delivery, by policy reason.",
                                       ["reason"], registry=r)
+        self.outbox_dead_letters = Gauge(
+            "lenswatch_agent_outbox_dead_letters",
+            "Events the collector refused on their own, kept in the outbox's dead-letter table"
+            " (retry with --retry-dead-letters).", registry=r)
+        self.dead_lettered = Counter(
+            "lenswatch_agent_dead_lettered",
+            "Events moved to the dead-letter table: rejected per event, or refused alone.",
+            ["reason"], registry=r)
+        self.outbox_unsaved = Gauge(
+            "lenswatch_agent_outbox_unsaved",
+            "State changes held in memory because the outbox could not write (disk full).",
+            registry=r)
+        self.clock_offset = Gauge(
+            "lenswatch_agent_clock_offset_seconds",
+            "The collector's clock minus this box's, from its Date header (+-1 s).",
+            registry=r)
         self.uplink_failures = Counter("lenswatch_agent_uplink_failures",
                                        "Failed deliveries to the collector, by reason.",
                                        ["reason"], registry=r)
