@@ -55,6 +55,7 @@ from collector.models import (
     SessionBody,
 )
 from collector.schema import agents, camera_faults, cameras, commands, events, webhook_deliveries
+from collector.scope import scope_error
 from collector.store import Store, migrate, open_store
 from collector.stream import _COLS, StreamHub, event_row_to_dict
 from collector.validate import AGENT_RE, HeartbeatIn, Invalid, event_id_of, validate_event
@@ -545,6 +546,10 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
         for i, obj in enumerate(evs):
             try:
                 item = validate_event(obj, agent, now, cfg.limits)
+                foreign = scope_error(item, who)
+                if foreign is not None:
+                    metrics.out_of_scope.labels(agent).inc()
+                    raise Invalid(foreign)
             except Invalid as exc:
                 rejected.append({"event_id": event_id_of(obj), "index": i, "error": str(exc)})
                 kind = obj.get("kind", "state_change") if isinstance(obj, dict) else "invalid"
@@ -651,7 +656,8 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
                 .where(commands.c.agent == agent, commands.c.acked_at.is_(None))
                 .order_by(commands.c.id)
             ).mappings().all()
-        return [dict(r) for r in rows]
+        # Commands follow the camera's own compound, whoever was recorded as its agent.
+        return [dict(r) for r in rows if who.may_speak_for(r["camera"])]
 
     @app.post("/v1/agents/{agent}/commands/{command_id}/ack", responses=_ERR, tags=["agents"])
     def ack_command(agent: str, command_id: RowId,
@@ -659,9 +665,10 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
         """Mark a command done; acknowledging twice is harmless."""
         _own_agent(who, agent)
         with store.writing() as conn:
-            row = conn.execute(select(commands.c.id, commands.c.acked_at).where(
-                commands.c.id == command_id, commands.c.agent == agent)).first()
-            if row is None:
+            row = conn.execute(select(commands.c.id, commands.c.acked_at, commands.c.camera)
+                               .where(commands.c.id == command_id,
+                                      commands.c.agent == agent)).first()
+            if row is None or not who.may_speak_for(row.camera):
                 raise _problem(404, f"no command {command_id} for agent {agent}")
             if row.acked_at is None:
                 conn.execute(update(commands).where(commands.c.id == command_id)

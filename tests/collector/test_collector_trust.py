@@ -1,0 +1,226 @@
+"""Trust boundaries: an agent speaks only for its own compounds; tokens expire; upgrades bind.
+
+Each test here failed on the collector before issue 11: the token of c0417 could raise and
+clear faults, replace the reference picture, become the agent of and receive commands for a
+camera of c0999.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from collector_helpers import REPO, iso, state_change
+from sqlalchemy import create_engine, insert, select, text, update
+
+from collector.auth import create_token
+from collector.schema import cameras, commands, events, tokens
+from collector.store import alembic_config, migrate, open_store
+
+JPEG = base64.b64encode(b"\xff\xd8\xff\xe0" + b"\0" * 64).decode()
+
+
+def heartbeat(agent: str, cams: dict[str, str | None]) -> dict:
+    now = iso(time.time())
+    return {"kind": "heartbeat", "event_id": str(uuid.uuid4()), "agent": agent, "t": now,
+            "cameras": {c: {"status": "ok", "faults": [], "last_frame": now, "reference": ref}
+                        for c, ref in cams.items()}}
+
+
+def agent_token(env, subject: str, *compounds: str) -> dict[str, str]:
+    with env.store.writing() as conn:
+        _, tok = create_token(conn, subject, "agent", compounds=compounds)
+    return {"Authorization": f"Bearer {tok}"}
+
+
+def test_agent_cannot_speak_for_another_compound(make_env):
+    env = make_env(tickets={"open_after_seconds": 0, "auto_close_after_seconds": None})
+    owner = agent_token(env, "c0999", "c0999")
+    ref = base64.b64encode(b"\xff\xd8\xff\xe0" + b"\1" * 64).decode()
+    raised = state_change("c0999/cam01", "blur", t=time.time() - 30)
+    r = env.client.post("/v1/events", headers=owner, json={"agent": "c0999", "events": [
+        raised, heartbeat("c0999", {"c0999/cam01": ref})]})
+    assert len(r.json()["accepted"]) == 2, r.text
+
+    # The token of c0417 tries every way of speaking for c0999/cam01, in one batch with one
+    # event of its own: each foreign event is rejected alone, with the reason.
+    own = state_change("c0417/cam03", "blocked")
+    forged = [state_change("c0999/cam01", "ripple"),
+              state_change("c0999/cam01", "blur", "cleared"),
+              heartbeat("c0417", {"c0417/cam03": None, "c0999/cam01": JPEG})]
+    r = env.post([own, *forged])
+    body = r.json()
+    assert r.status_code == 200
+    assert body["accepted"] == [own["event_id"]]
+    assert [x["index"] for x in body["rejected"]] == [1, 2, 3]
+    for x in body["rejected"][:2]:
+        assert "belongs to compound 'c0999'" in x["error"]
+        assert "may report only for c0417" in x["error"]
+    assert "c0999/cam01" in body["rejected"][2]["error"]
+
+    cams = {c["id"]: c for c in env.client.get("/v1/cameras", headers=env.h("operator")).json()}
+    cam = cams["c0999/cam01"]
+    assert cam["agent"] == "c0999"
+    assert cam["raised"] == ["blur"]
+    ref_now = env.client.get("/v1/reference", headers=env.h("operator"),
+                             params={"camera": "c0999/cam01"})
+    assert base64.b64encode(ref_now.content).decode() == ref
+    with env.store.reading() as conn:
+        assert conn.execute(select(events.c.event_id).where(
+            events.c.agent == "c0417", events.c.camera == "c0999/cam01")).all() == []
+
+    # Counted in /metrics by agent.
+    m = env.client.get("/metrics", headers=env.h("operator")).text
+    assert 'lenswatch_collector_out_of_scope_events_total{agent="c0417"} 3.0' in m
+
+    # Commands follow the camera's compound: the baseline reset goes to c0999 only.
+    env.sweep()
+    (tk,) = [t for t in env.client.get("/v1/tickets", headers=env.h("crew")).json()
+             if t["camera"] == "c0999/cam01"]
+    r = env.client.post(f"/v1/tickets/{tk['id']}/close", headers=env.h("crew"),
+                        json={"reset_baseline": True})
+    cmd = r.json()["command_id"]
+    assert env.client.get("/v1/agents/c0999/commands", headers=env.h("agent")).status_code == 403
+    assert [c["id"] for c in env.client.get("/v1/agents/c0999/commands",
+                                            headers=owner).json()] == [cmd]
+    # Even a command recorded for c0417 (as a hijack before the upgrade could have left one)
+    # is not handed to it, nor can it acknowledge it.
+    with env.store.writing() as conn:
+        stale = conn.execute(insert(commands).values(
+            agent="c0417", kind="reset_baseline", camera="c0999/cam01",
+            created_at=time.time())).inserted_primary_key[0]
+    assert env.client.get("/v1/agents/c0417/commands", headers=env.h("agent")).json() == []
+    r = env.client.post(f"/v1/agents/c0417/commands/{stale}/ack", headers=env.h("agent"))
+    assert r.status_code == 404
+
+
+def test_token_bound_to_several_compounds_and_expiry(make_env):
+    env = make_env(auth_cache_seconds=0)
+    h = agent_token(env, "edge-box-7", "c0417", "c0418")
+    evs = [state_change("c0417/cam01"), state_change("c0418/cam01"),
+           state_change("c0419/cam01")]
+    r = env.client.post("/v1/events", headers=h,
+                        json={"agent": "edge-box-7", "events": evs})
+    assert len(r.json()["accepted"]) == 2
+    assert r.json()["rejected"][0]["index"] == 2
+
+    with env.store.writing() as conn:
+        tid, tok = create_token(conn, "c0417", "agent", compounds=["c0417"], expires_days=1)
+    h = {"Authorization": f"Bearer {tok}"}
+    assert env.client.post("/v1/events", headers=h, json={
+        "agent": "c0417", "events": [state_change()]}).status_code == 200
+    with env.store.writing() as conn:
+        conn.execute(update(tokens).where(tokens.c.id == tid)
+                     .values(expires_at=time.time() - 1))
+    r = env.client.post("/v1/events", headers=h,
+                        json={"agent": "c0417", "events": [state_change()]})
+    assert r.status_code == 401
+
+
+def test_agent_token_needs_a_compound(env):
+    with env.store.writing() as conn, pytest.raises(ValueError, match="--compound"):
+        create_token(conn, "c0417", "agent")
+    with env.store.writing() as conn, pytest.raises(ValueError, match="not a compound id"):
+        create_token(conn, "c0417", "agent", compounds=["c0417/cam1"])
+
+
+def cli(*args: str, db: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "collector", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=60,
+                          env={"PYTHONPATH": str(REPO), "LENSWATCH_DB": db, "PATH": "/usr/bin"})
+
+
+def test_token_cli_compounds_expiry_and_bind(tmp_path):
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    bad = cli("token", "create", "--agent", "c0417", db=db)
+    assert bad.returncode == 2 and "--compound" in bad.stderr
+    r = cli("token", "create", "--agent", "c0417", "--compound", "c0417", "--compound",
+            "c0418", "--expires", "30", db=db)
+    assert r.returncode == 0, r.stderr
+    assert "c0417, c0418" in r.stderr and "expires in 30 days" in r.stderr
+    r = cli("token", "create", "--agent", "li.wei", "--role", "crew", "--expires", "0.5",
+            db=db)
+    assert r.returncode == 0, r.stderr
+    ls = cli("token", "list", db=db).stdout
+    expiry = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 30 * 86400))
+    line = next(x for x in ls.splitlines() if "c0417" in x and "agent" in x)
+    assert expiry in line and "active" in line and "c0417, c0418" in line
+    assert cli("token", "bind", "1", "--compound", "c0420", db=db).returncode == 0
+    assert "c0420" in cli("token", "list", db=db).stdout
+    store = open_store(db)
+    with store.writing() as conn:
+        conn.execute(update(tokens).where(tokens.c.id == 2).values(expires_at=time.time() - 5))
+    store.dispose()
+    line = next(x for x in cli("token", "list", db=db).stdout.splitlines() if "li.wei" in x)
+    assert "expired" in line
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def blank_db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """An empty database (no schema at all), so a test can migrate it step by step."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    from conftest import PG_URL
+
+    schema = f"lwup_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def test_upgrade_binds_existing_agent_tokens_without_a_gap(blank_db_url, caplog):
+    from alembic import command
+
+    store = open_store(blank_db_url, pool_size=1)
+    cfg = alembic_config(store.url)
+    with store.write.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.commit()
+    now = time.time()
+    with store.writing() as conn:
+        conn.execute(insert(tokens), [
+            {"token_hash": "a" * 64, "subject": "c0417", "role": "agent", "created_at": now},
+            {"token_hash": "b" * 64, "subject": "c0500", "role": "agent", "created_at": now},
+            {"token_hash": "c" * 64, "subject": "ops", "role": "operator", "created_at": now},
+        ])
+        conn.execute(insert(events), [
+            {"event_id": str(uuid.uuid4()), "kind": "state_change", "agent": "c0417",
+             "camera": "c0417/cam1", "compound": "c0417", "fault": "blur", "state": "raised",
+             "t": now, "received_at": now},
+            {"event_id": str(uuid.uuid4()), "kind": "heartbeat", "agent": "c0417",
+             "camera": None, "compound": None, "fault": None, "state": None, "t": now,
+             "received_at": now},
+        ])
+        conn.execute(insert(cameras), [
+            {"id": "c0418/gate", "compound": "c0418", "agent": "c0417", "first_seen": now,
+             "last_seen": now}])
+    with caplog.at_level(logging.WARNING, logger="lenswatch.collector.migrations"):
+        migrate(store)
+    with store.reading() as conn:
+        got = dict(conn.execute(select(tokens.c.subject, tokens.c.compounds)).all())
+    store.dispose()
+    assert got == {"c0417": "c0417 c0418", "c0500": "", "ops": None}
+    logged = caplog.text
+    assert "agent token 1 (c0417) bound to the compound(s) it has reported for: c0417, c0418" \
+        in logged
+    assert "agent token 2 (c0500) has reported nothing yet" in logged
+    if blank_db_url.startswith("sqlite"):
+        ls = cli("token", "list", db=blank_db_url).stdout
+        line = next(x for x in ls.splitlines() if "c0417" in x)
+        assert "c0417, c0418" in line and "bound at upgrade" in line
+        assert "NONE" in next(x for x in ls.splitlines() if "c0500" in x)
