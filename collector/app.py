@@ -56,6 +56,13 @@ from collector.models import (
 )
 from collector.schema import agents, camera_faults, cameras, commands, events, webhook_deliveries
 from collector.scope import scope_error
+from collector.sessions import (
+    create_session,
+    end_session,
+    lookup_session,
+    origin_error,
+    prune_sessions,
+)
 from collector.store import Store, migrate, open_store
 from collector.stream import _COLS, StreamHub, event_row_to_dict
 from collector.validate import AGENT_RE, HeartbeatIn, Invalid, event_id_of, validate_event
@@ -100,8 +107,10 @@ class _Auth:
     token idle longer is forgotten and looked up again on its next use.
     """
 
-    def __init__(self, store: Store, cache_seconds: float, idle_seconds: float = 60.0) -> None:
+    def __init__(self, store: Store, cache_seconds: float, idle_seconds: float = 60.0,
+                 trusted_origins: tuple[str, ...] = ()) -> None:
         self.store = store
+        self.trusted_origins = trusted_origins
         self.cache_seconds = cache_seconds
         self.idle_seconds = idle_seconds
         self._cache: dict[str, tuple[Principal, float]] = {}
@@ -111,13 +120,36 @@ class _Auth:
 
     @staticmethod
     def _token(request: Request, creds: HTTPAuthorizationCredentials | None) -> str | None:
+        """The bearer token, if the request carries one (None: look for a session)."""
         if creds is not None:
             return creds.credentials.strip()
         if request.headers.get("authorization"):
             raise _problem(401, "Authorization header must be 'Bearer <token>'",
                            {"WWW-Authenticate": "Bearer"})
-        tok = request.cookies.get(COOKIE)
-        return tok.strip() if tok is not None else None
+        return None
+
+    def session(self, request: Request) -> Principal | None:
+        """The person behind the session cookie, or None without one; 401 if it has ended.
+
+        Not cached: a page request costs one indexed read, and a logout or expiry then
+        takes effect at once on every replica.
+        """
+        sid = request.cookies.get(COOKIE)
+        if sid is None:
+            return None
+        with self.store.reading() as conn:
+            p = lookup_session(conn, sid.strip())
+        if p is None:
+            raise _problem(401, "session ended or expired; sign in again at /login",
+                           {"WWW-Authenticate": "Bearer"})
+        return p
+
+    def check_origin(self, request: Request) -> None:
+        """Cookie-authenticated changes must come from the collector's own pages."""
+        why = origin_error(request.method, request.headers, request.url.scheme,
+                           self.trusted_origins)
+        if why is not None:
+            raise _problem(403, why)
 
     def _cached(self, token: str) -> Principal | None:
         hit = self._cache.get(token)
@@ -240,7 +272,10 @@ class _Auth:
         """Synchronous variant for pages and handlers already in a worker thread."""
         token = self._token(request, creds)
         if token is None:
-            return None
+            p = self.session(request)
+            if p is not None:
+                self.check_origin(request)
+            return p
         return self._cached(token) or self._lookup(token)
 
     def require(self, permission: str) -> Callable[..., Any]:
@@ -248,11 +283,19 @@ class _Auth:
                       creds: HTTPAuthorizationCredentials | None = Security(bearer)
                       ) -> Principal:
             token = self._token(request, creds)
-            if token is None:
+            if token is not None:
+                return await self.authenticate(token, permission)
+            p = (await asyncio.to_thread(self.session, request)
+                 if COOKIE in request.cookies else None)
+            if p is None:
                 raise _problem(401, "missing token: send 'Authorization: Bearer <token>' "
                                "(create one with `lenswatch token create`)",
                                {"WWW-Authenticate": "Bearer"})
-            return await self.authenticate(token, permission)
+            self.check_origin(request)
+            if not p.can(permission):
+                raise _problem(403, f"role '{p.role}' may not do this; it needs a token with "
+                               f"role {_roles_with(permission)}")
+            return p
 
         return dep
 
@@ -344,7 +387,8 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
     if run_migrations:
         migrate(store)
     auth = _Auth(store, cfg.auth_cache_seconds,
-                 idle_seconds=max(60.0, 10 * cfg.auth_cache_seconds))
+                 idle_seconds=max(60.0, 10 * cfg.auth_cache_seconds),
+                 trusted_origins=tuple(cfg.trusted_origins))
     metrics = Metrics(store, cfg.agent_silent_after_seconds)
     hub = StreamHub(store, cfg.stream_poll_seconds)
     state: dict[str, Any] = {}
@@ -406,6 +450,7 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
         with store.writing() as conn:
             conn.execute(events.delete().where(events.c.kind == "heartbeat",
                                                events.c.received_at < cutoff))
+            prune_sessions(conn)
 
     async def _webhooker() -> None:
         with httpx.Client(timeout=10.0) as client:
@@ -982,21 +1027,36 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
 
     @app.post("/v1/session", responses=_ERR, tags=["pages"])
     def login(body: SessionBody, request: Request) -> Any:
-        """Exchange a person's token for an HttpOnly session cookie used by the pages."""
+        """Exchange a person's token for a server-side session (HttpOnly cookie, expiring).
+
+        The cookie holds a random session id, never the token: logout ends the session
+        on every replica, and a copied cookie dies with the session.
+        """
+        if "origin" in request.headers:  # a browser: only our own login page may sign in
+            auth.check_origin(request)
         with store.reading() as conn:
             p = lookup(conn, body.token.strip())
         if p is None:
-            raise _problem(401, "token not recognised or revoked")
+            raise _problem(401, "token not recognised, revoked or expired")
         if p.role == "agent":
             raise _problem(403, "agent tokens cannot open the pages; use an operator, crew "
                            "or admin token")
-        resp = JSONResponse({"subject": p.subject, "role": p.role})
-        resp.set_cookie(COOKIE, body.token.strip(), httponly=True, samesite="strict",
-                        secure=cfg.secure_cookies, max_age=12 * 3600, path="/")
+        with store.writing() as conn:
+            sid, expires = create_session(conn, p.token_id, cfg.session_hours * 3600)
+        resp = JSONResponse({"subject": p.subject, "role": p.role, "expires_at": expires})
+        resp.set_cookie(COOKIE, sid, httponly=True, samesite="strict",
+                        secure=cfg.secure_cookies, max_age=max(1, round(expires - time.time())),
+                        path="/")
         return resp
 
     @app.post("/v1/session/logout", tags=["pages"])
-    def logout() -> Any:
+    def logout(request: Request) -> Any:
+        """End the session in the database (every replica), then drop the cookie."""
+        sid = request.cookies.get(COOKIE)
+        if sid is not None:
+            auth.check_origin(request)
+            with store.writing() as conn:
+                end_session(conn, sid.strip())
         resp = JSONResponse({"ok": True})
         resp.delete_cookie(COOKIE, path="/")
         return resp

@@ -133,13 +133,13 @@ def list_tokens(conn: Connection) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def _usable(now: float) -> ColumnElement[bool]:
+def usable_clause(now: float) -> ColumnElement[bool]:
     """Not revoked and not expired: the only tokens that authenticate."""
     return tokens.c.revoked_at.is_(None) & or_(tokens.c.expires_at.is_(None),
                                                 tokens.c.expires_at > now)
 
 
-def _principal(row: object) -> Principal:
+def principal_of(row: object) -> Principal:
     comp = getattr(row, "compounds", None) or ""
     return Principal(row.id, row.subject, row.role,  # type: ignore[attr-defined]
                      frozenset(comp.split()))
@@ -164,9 +164,9 @@ def lookup_many(conn: Connection, digests: list[str]) -> dict[str, Principal]:
     for i in range(0, len(digests), 500):
         for row in conn.execute(
             select(tokens.c.token_hash, *_COLS).where(
-                tokens.c.token_hash.in_(digests[i:i + 500]), _usable(now))
+                tokens.c.token_hash.in_(digests[i:i + 500]), usable_clause(now))
         ):
-            out[row.token_hash] = _principal(row)
+            out[row.token_hash] = principal_of(row)
     return out
 
 
@@ -175,15 +175,10 @@ def lookup(conn: Connection, token: str) -> Principal | None:
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     row = conn.execute(
-        select(*_COLS).where(tokens.c.token_hash == hash_token(token), _usable(time.time()))
+        select(*_COLS).where(tokens.c.token_hash == hash_token(token),
+                             usable_clause(time.time()))
     ).first()
     if row is None:
         return None
-    return _principal(row)
+    return principal_of(row)
 
-
-def lookup_by_id(conn: Connection, token_id: int) -> Principal | None:
-    """The principal of a usable token by its id (a browser session refers to its token)."""
-    row = conn.execute(select(*_COLS).where(tokens.c.id == token_id, _usable(time.time()))
-                       ).first()
-    return None if row is None else _principal(row)

@@ -224,3 +224,84 @@ def test_upgrade_binds_existing_agent_tokens_without_a_gap(blank_db_url, caplog)
         line = next(x for x in ls.splitlines() if "c0417" in x)
         assert "c0417, c0418" in line and "bound at upgrade" in line
         assert "NONE" in next(x for x in ls.splitlines() if "c0500" in x)
+
+
+# ---------------------------------------------------------------- browser sessions
+def sign_in(client, token: str, **headers: str):
+    r = client.post("/v1/session", json={"token": token}, headers=headers)
+    assert r.status_code == 200, r.text
+    return r
+
+
+def test_session_is_server_side_shared_by_replicas_and_ended_by_logout(make_env):
+    env = make_env(tickets={"open_after_seconds": 0, "auto_close_after_seconds": None})
+    other = make_env()  # a second replica on the same database
+    r = sign_in(env.client, env.tokens["crew"])
+    sid = r.cookies["lw_session"]
+    assert sid.startswith("lws_") and env.tokens["crew"] not in r.headers["set-cookie"]
+    assert "Max-Age=43200" in r.headers["set-cookie"]  # session_hours: 12
+    from collector.schema import sessions
+
+    with env.store.reading() as conn:
+        (row,) = conn.execute(select(sessions)).mappings().all()
+    assert sid not in str(dict(row)) and row["expires_at"] > time.time() + 11 * 3600
+    # The token itself is no longer a cookie anyone can use.
+    other.client.cookies.set("lw_session", env.tokens["crew"])
+    assert other.client.get("/v1/whoami").status_code == 401
+    # The other replica knows the session.
+    other.client.cookies.set("lw_session", sid)
+    assert other.client.get("/v1/whoami").json()["subject"] == "crew1"
+    # Logout on one replica ends the session on both.
+    r = env.client.post("/v1/session/logout", headers={"Origin": "http://testserver"})
+    assert r.status_code == 200
+    assert other.client.get("/v1/whoami").status_code == 401
+    assert other.client.get("/board", follow_redirects=False).status_code == 303
+    env.client.cookies.set("lw_session", sid)
+    assert env.client.get("/v1/tickets").status_code == 401
+
+
+def test_session_expires(make_env):
+    env = make_env(session_hours=1)
+    r = sign_in(env.client, env.tokens["operator"])
+    assert "Max-Age=3600" in r.headers["set-cookie"]
+    assert env.client.get("/v1/whoami").status_code == 200
+    from collector.schema import sessions
+
+    with env.store.writing() as conn:
+        conn.execute(update(sessions).values(expires_at=time.time() - 1))
+    assert env.client.get("/v1/whoami").status_code == 401
+    # A session never outlives its token's expiry either.
+    with env.store.writing() as conn:
+        tid, tok = create_token(conn, "temp", "operator", expires_days=0.01)
+    r = sign_in(env.client, tok)
+    assert r.json()["expires_at"] <= time.time() + 0.01 * 86400 + 1
+
+
+def test_cookie_authenticated_changes_check_origin(make_env):
+    env = make_env(tickets={"open_after_seconds": 0, "auto_close_after_seconds": None},
+                   trusted_origins=["https://lenswatch.example"])
+    env.post([state_change(t=time.time() - 30)])
+    env.sweep()
+    (tk,) = env.client.get("/v1/tickets", headers=env.h("crew")).json()
+    sign_in(env.client, env.tokens["crew"], Origin="http://testserver")
+    url = f"/v1/tickets/{tk['id']}/comments"
+    body = {"body": "on my way"}
+    for origin in ("https://evil.example", "null", "http://testserver.evil.example"):
+        r = env.client.post(url, json=body, headers={"Origin": origin})
+        assert r.status_code == 403 and "origin" in r.json()["detail"], (origin, r.text)
+    r = env.client.post(url, json=body)  # no Origin at all
+    assert r.status_code == 403 and "Origin" in r.json()["detail"]
+    assert env.client.post("/v1/session/logout",
+                           headers={"Origin": "https://evil.example"}).status_code == 403
+    assert env.client.get(f"/v1/tickets/{tk['id']}").json()["comments"] == []
+    assert env.client.post(url, json=body, headers={"Origin": "http://testserver"}
+                           ).status_code == 200
+    assert env.client.post(url, json=body, headers={"Origin": "https://lenswatch.example"}
+                           ).status_code == 200
+    # A bearer token is not ambient authority: no Origin needed.
+    bare = env.client.__class__(env.app)
+    assert bare.post(url, json=body, headers=env.h("crew")).status_code == 200
+    # Signing in from another site's page is refused too.
+    r = env.client.post("/v1/session", json={"token": env.tokens["crew"]},
+                        headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403
