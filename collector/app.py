@@ -300,8 +300,19 @@ class _Auth:
         return dep
 
 
+class _BodyTooLarge(HTTPException):
+    """Raised from `receive` once a body passes the limit; an HTTPException so that FastAPI's
+    body parsing re-raises it as it is (it turns any other error into a 400)."""
+
+
 class _Guard:
     """Pure ASGI middleware: refuse oversized bodies early, add security headers to pages.
+
+    The body limit holds for every route, with or without Content-Length: a declared length
+    over the limit is refused before anything is read, and a chunked body is counted as it
+    arrives and refused the moment it passes the limit, so no route ever buffers more than
+    `max_body` bytes (an unauthenticated 50 MB chunked POST to /v1/session used to be read
+    whole). POST /v1/events bypasses this middleware and applies the same limit itself.
 
     (Starlette's BaseHTTPMiddleware would wrap every ingest request in extra tasks and queues;
     this stays on the hot path of 636 agents, so it is kept minimal.)
@@ -329,8 +340,22 @@ class _Guard:
                                    "batches"}, 413)(scope, receive, send)
                     return
 
+        received = 0
+        started = False
+
+        async def limited_receive() -> dict:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise _BodyTooLarge(413, f"request body over {self.max_body} bytes")
+            return message
+
         async def send_wrapper(message: dict) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = list(message.get("headers", []))
                 names = {k.lower() for k, _ in headers}
                 extra = [(b"x-content-type-options", b"nosniff"),
@@ -343,7 +368,12 @@ class _Guard:
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_wrapper)
+        try:
+            await self.app(scope, limited_receive, send_wrapper)
+        except _BodyTooLarge as exc:  # read outside FastAPI's handlers (e.g. a raw route)
+            if started:
+                raise
+            await JSONResponse({"detail": exc.detail}, 413)(scope, receive, send)
 
 
 class _CollectorApp(FastAPI):

@@ -305,3 +305,66 @@ def test_cookie_authenticated_changes_check_origin(make_env):
     r = env.client.post("/v1/session", json={"token": env.tokens["crew"]},
                         headers={"Origin": "https://evil.example"})
     assert r.status_code == 403
+
+
+# ---------------------------------------------------------------- smaller holes
+def _peak_rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+
+
+def _chunked_post(base: str, path: str, total: int, headers: str = "") -> tuple[int, int]:
+    """POST `total` bytes chunked without Content-Length; returns (status, bytes sent).
+
+    Stops sending as soon as the server answers (it may answer and close mid-body)."""
+    import select
+    import socket
+    from urllib.parse import urlsplit
+
+    u = urlsplit(base)
+    sock = socket.create_connection((u.hostname, u.port), timeout=30)
+    sock.sendall(f"POST {path} HTTP/1.1\r\nHost: {u.netloc}\r\nContent-Type: application/json"
+                 f"\r\nTransfer-Encoding: chunked\r\n{headers}\r\n".encode())
+    piece = b'{"token": "' + b"a" * 65_000
+    sent = 0
+    try:
+        while sent < total:
+            if select.select([sock], [], [], 0)[0]:
+                break
+            sock.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            sent += len(piece)
+        else:
+            sock.sendall(b"0\r\n\r\n")
+    except OSError:
+        pass
+    data = b""
+    try:
+        while b"\r\n" not in data:
+            more = sock.recv(4096)
+            if not more:
+                break
+            data += more
+    finally:
+        sock.close()
+    return int(data.split(b" ", 2)[1]), sent
+
+
+def test_chunked_body_over_the_limit_is_refused_on_every_route(tmp_path):
+    from collector_helpers import start_server
+
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    srv = start_server(db, tmp_path)
+    try:
+        before = _peak_rss_kb(srv.proc.pid)
+        status, sent = _chunked_post(srv.base, "/v1/session", 50_000_000)
+        assert status == 413
+        assert sent < 10_000_000, sent  # refused as it passed 2 MB, not after 50 MB
+        grown_mb = (_peak_rss_kb(srv.proc.pid) - before) / 1024
+        assert grown_mb < 20, f"collector grew by {grown_mb:.0f} MB"
+        # Same for a route behind authentication and for ingest.
+        assert _chunked_post(srv.base, "/v1/tickets/1/comments", 5_000_000)[0] == 413
+        assert _chunked_post(srv.base, "/v1/events", 5_000_000,
+                             "Authorization: Bearer lw_x\r\n")[0] in (401, 413)
+        assert _chunked_post(srv.base, "/v1/session", 1_000)[0] == 422  # small: as before
+    finally:
+        srv.stop()
