@@ -66,7 +66,7 @@ from collector.sessions import (
 from collector.store import Store, migrate, open_store
 from collector.stream import _COLS, StreamHub, event_row_to_dict
 from collector.validate import AGENT_RE, HeartbeatIn, Invalid, event_id_of, validate_event
-from collector.webhooks import deliver_due
+from collector.webhooks import deliver_due, mask_url
 from pipeline.events import FAULTS, SEVERITIES, STATES
 
 log = logging.getLogger("lenswatch.collector")
@@ -1032,8 +1032,13 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
         if status:
             q = q.where(webhook_deliveries.c.status == status)
         with store.reading() as conn:
-            return [dict(r) for r in conn.execute(
+            rows = [dict(r) for r in conn.execute(
                 q.order_by(webhook_deliveries.c.id.desc()).limit(limit)).mappings()]
+        for r in rows:  # credentials in a webhook URL are for delivering, not for showing
+            r["url"] = mask_url(r["url"])
+            if r["last_error"]:
+                r["last_error"] = mask_url(r["last_error"])
+        return rows
 
     # ------------------------------------------------------------------ metrics
     @app.get("/metrics", responses=_ERR, tags=["admin"], response_class=PlainTextResponse)

@@ -368,3 +368,48 @@ def test_chunked_body_over_the_limit_is_refused_on_every_route(tmp_path):
         assert _chunked_post(srv.base, "/v1/session", 1_000)[0] == 422  # small: as before
     finally:
         srv.stop()
+
+
+def test_csv_cells_that_spreadsheets_would_run_are_neutralised(make_env):
+    import csv
+    import io
+
+    env = make_env(tickets={"open_after_seconds": 0, "auto_close_after_seconds": None})
+    env.post([state_change(camera=f"c0417/cam{i}", t=time.time() - 30) for i in range(6)])
+    env.sweep()
+    evil = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\tx=1", "\r=1"]
+    ids = sorted(t["id"] for t in env.client.get("/v1/tickets", headers=env.h("crew")).json())
+    for tid, name in zip(ids, evil, strict=True):
+        r = env.client.post(f"/v1/tickets/{tid}/assign", headers=env.h("crew"),
+                            json={"assignee": name})
+        assert r.status_code == 200, r.text
+    with env.store.writing() as conn:
+        _, tok = create_token(conn, "=HYPERLINK(\"x\")", "crew")
+    env.client.post(f"/v1/tickets/{ids[0]}/ack", headers={"Authorization": f"Bearer {tok}"})
+    text_ = env.client.get("/v1/tickets.csv", headers=env.h("crew")).text
+    rows = {r["id"]: r for r in csv.DictReader(io.StringIO(text_, newline=""))}
+    for tid, name in zip(ids, evil, strict=True):
+        assert rows[str(tid)]["assignee"] == "'" + name
+    assert rows[str(ids[0])]["acknowledged_by"] == "'=HYPERLINK(\"x\")"
+    assert rows[str(ids[1])]["camera"].startswith("c0417/")  # ordinary cells untouched
+
+
+def test_webhook_credentials_masked_in_log_and_api(make_env, caplog):
+    import httpx
+
+    from collector.webhooks import deliver_due, mask_url
+
+    assert mask_url("https://bot:s3cr3t@hooks.example/x?y=1") == "https://***@hooks.example/x?y=1"
+    url = "http://hookuser:hunter2pass@127.0.0.1:9/nothing-listens"
+    env = make_env(tickets={"open_after_seconds": 0, "auto_close_after_seconds": None},
+                   webhooks=[{"url": url, "secret": "s" * 24, "max_attempts": 1}])
+    env.post([state_change(t=time.time() - 30)])
+    env.sweep()
+    with caplog.at_level(logging.DEBUG), httpx.Client(timeout=5) as client:
+        assert deliver_due(env.store, env.app.state.cfg, client) == 1
+    assert "hunter2pass" not in caplog.text and "hookuser" not in caplog.text
+    assert "***@127.0.0.1:9" in caplog.text
+    (d,) = env.client.get("/v1/webhooks/deliveries", headers=env.h("admin")).json()
+    assert d["status"] == "failed"
+    assert d["url"] == "http://***@127.0.0.1:9/nothing-listens"
+    assert "hunter2pass" not in str(d)
