@@ -84,6 +84,14 @@ RowId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 _ERR = {401: {"model": Problem}, 403: {"model": Problem}}
 
 
+def api_docs_assets() -> FsPath:
+    """Where Swagger UI's and ReDoc's built files are: the `fastapi-offline` package ships
+    them (Swagger UI: Apache-2.0, ReDoc: MIT), so nothing is fetched at run time."""
+    import fastapi_offline
+
+    return FsPath(fastapi_offline.__file__).parent / "static"
+
+
 def _problem(status: int, detail: str, headers: dict[str, str] | None = None) -> HTTPException:
     return HTTPException(status_code=status, detail=detail, headers=headers)
 
@@ -503,6 +511,10 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
         # and OTel "logs" would record exception messages, which may quote request data.
         telemetry={"tracing": False, "metrics": False, "logs": False,
                    "operation_spans": False},
+        # FastAPI's own /docs and /redoc load their scripts from a CDN, which the pages' CSP
+        # refuses (and a site may have no Internet): served from the collector instead, below.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.store = store
     app.state.cfg = cfg
@@ -512,6 +524,7 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
     app.state.sweep_once = sweep_once
     app.add_middleware(_Guard, max_body=cfg.limits.max_body_bytes)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/apidocs", StaticFiles(directory=api_docs_assets()), name="apidocs")
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_req: Request, exc: RequestValidationError) -> JSONResponse:
@@ -1124,6 +1137,20 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
 
     app.get("/dashboard", include_in_schema=False)(_page("dashboard.html", "view"))
     app.get("/board", include_in_schema=False)(_page("board.html", "tickets_read"))
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> Response:
+        """Swagger UI from the collector's own files (no CDN, no inline script)."""
+        return FileResponse(STATIC_DIR / "docs.html", media_type="text/html")
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> Response:
+        """ReDoc from the collector's own files. Its styling library (styled-components)
+        can only style through <style> elements, so this one page, which shows the public
+        OpenAPI and no data, also allows inline styles; scripts stay 'self' only."""
+        return FileResponse(STATIC_DIR / "redoc.html", media_type="text/html", headers={
+            "Content-Security-Policy": CSP.replace("style-src 'self'",
+                                                   "style-src 'self' 'unsafe-inline'")})
 
     @app.get("/login", include_in_schema=False)
     def login_page() -> Response:
