@@ -387,7 +387,8 @@ def run_db(kind: str, args: argparse.Namespace) -> dict:
                 t = "lw_" + uuid.uuid4().hex + uuid.uuid4().hex
                 tok.append(t)
                 rows.append({"token_hash": hash_token(t), "subject": f"c{i:04d}",
-                             "role": "agent", "created_at": time.time()})
+                             "role": "agent", "created_at": time.time(),
+                             "compounds": f"c{i:04d}"})
             conn.execute(insert(tokens), rows)
         proc, port = start_collector(url, tmp, args.pg_workers if kind == "postgresql" else 1)
         try:

@@ -55,10 +55,18 @@ from collector.models import (
     SessionBody,
 )
 from collector.schema import agents, camera_faults, cameras, commands, events, webhook_deliveries
+from collector.scope import scope_error
+from collector.sessions import (
+    create_session,
+    end_session,
+    lookup_session,
+    origin_error,
+    prune_sessions,
+)
 from collector.store import Store, migrate, open_store
 from collector.stream import _COLS, StreamHub, event_row_to_dict
 from collector.validate import AGENT_RE, HeartbeatIn, Invalid, event_id_of, validate_event
-from collector.webhooks import deliver_due
+from collector.webhooks import deliver_due, mask_url
 from pipeline.events import FAULTS, SEVERITIES, STATES
 
 log = logging.getLogger("lenswatch.collector")
@@ -74,6 +82,14 @@ bearer = HTTPBearer(auto_error=False, description="token from `lenswatch token c
 RowId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 _ERR = {401: {"model": Problem}, 403: {"model": Problem}}
+
+
+def api_docs_assets() -> FsPath:
+    """Where Swagger UI's and ReDoc's built files are: the `fastapi-offline` package ships
+    them (Swagger UI: Apache-2.0, ReDoc: MIT), so nothing is fetched at run time."""
+    import fastapi_offline
+
+    return FsPath(fastapi_offline.__file__).parent / "static"
 
 
 def _problem(status: int, detail: str, headers: dict[str, str] | None = None) -> HTTPException:
@@ -99,8 +115,10 @@ class _Auth:
     token idle longer is forgotten and looked up again on its next use.
     """
 
-    def __init__(self, store: Store, cache_seconds: float, idle_seconds: float = 60.0) -> None:
+    def __init__(self, store: Store, cache_seconds: float, idle_seconds: float = 60.0,
+                 trusted_origins: tuple[str, ...] = ()) -> None:
         self.store = store
+        self.trusted_origins = trusted_origins
         self.cache_seconds = cache_seconds
         self.idle_seconds = idle_seconds
         self._cache: dict[str, tuple[Principal, float]] = {}
@@ -110,13 +128,36 @@ class _Auth:
 
     @staticmethod
     def _token(request: Request, creds: HTTPAuthorizationCredentials | None) -> str | None:
+        """The bearer token, if the request carries one (None: look for a session)."""
         if creds is not None:
             return creds.credentials.strip()
         if request.headers.get("authorization"):
             raise _problem(401, "Authorization header must be 'Bearer <token>'",
                            {"WWW-Authenticate": "Bearer"})
-        tok = request.cookies.get(COOKIE)
-        return tok.strip() if tok is not None else None
+        return None
+
+    def session(self, request: Request) -> Principal | None:
+        """The person behind the session cookie, or None without one; 401 if it has ended.
+
+        Not cached: a page request costs one indexed read, and a logout or expiry then
+        takes effect at once on every replica.
+        """
+        sid = request.cookies.get(COOKIE)
+        if sid is None:
+            return None
+        with self.store.reading() as conn:
+            p = lookup_session(conn, sid.strip())
+        if p is None:
+            raise _problem(401, "session ended or expired; sign in again at /login",
+                           {"WWW-Authenticate": "Bearer"})
+        return p
+
+    def check_origin(self, request: Request) -> None:
+        """Cookie-authenticated changes must come from the collector's own pages."""
+        why = origin_error(request.method, request.headers, request.url.scheme,
+                           self.trusted_origins)
+        if why is not None:
+            raise _problem(403, why)
 
     def _cached(self, token: str) -> Principal | None:
         hit = self._cache.get(token)
@@ -239,7 +280,10 @@ class _Auth:
         """Synchronous variant for pages and handlers already in a worker thread."""
         token = self._token(request, creds)
         if token is None:
-            return None
+            p = self.session(request)
+            if p is not None:
+                self.check_origin(request)
+            return p
         return self._cached(token) or self._lookup(token)
 
     def require(self, permission: str) -> Callable[..., Any]:
@@ -247,17 +291,36 @@ class _Auth:
                       creds: HTTPAuthorizationCredentials | None = Security(bearer)
                       ) -> Principal:
             token = self._token(request, creds)
-            if token is None:
+            if token is not None:
+                return await self.authenticate(token, permission)
+            p = (await asyncio.to_thread(self.session, request)
+                 if COOKIE in request.cookies else None)
+            if p is None:
                 raise _problem(401, "missing token: send 'Authorization: Bearer <token>' "
                                "(create one with `lenswatch token create`)",
                                {"WWW-Authenticate": "Bearer"})
-            return await self.authenticate(token, permission)
+            self.check_origin(request)
+            if not p.can(permission):
+                raise _problem(403, f"role '{p.role}' may not do this; it needs a token with "
+                               f"role {_roles_with(permission)}")
+            return p
 
         return dep
 
 
+class _BodyTooLarge(HTTPException):
+    """Raised from `receive` once a body passes the limit; an HTTPException so that FastAPI's
+    body parsing re-raises it as it is (it turns any other error into a 400)."""
+
+
 class _Guard:
     """Pure ASGI middleware: refuse oversized bodies early, add security headers to pages.
+
+    The body limit holds for every route, with or without Content-Length: a declared length
+    over the limit is refused before anything is read, and a chunked body is counted as it
+    arrives and refused the moment it passes the limit, so no route ever buffers more than
+    `max_body` bytes (an unauthenticated 50 MB chunked POST to /v1/session used to be read
+    whole). POST /v1/events bypasses this middleware and applies the same limit itself.
 
     (Starlette's BaseHTTPMiddleware would wrap every ingest request in extra tasks and queues;
     this stays on the hot path of 636 agents, so it is kept minimal.)
@@ -285,8 +348,22 @@ class _Guard:
                                    "batches"}, 413)(scope, receive, send)
                     return
 
+        received = 0
+        started = False
+
+        async def limited_receive() -> dict:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise _BodyTooLarge(413, f"request body over {self.max_body} bytes")
+            return message
+
         async def send_wrapper(message: dict) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = list(message.get("headers", []))
                 names = {k.lower() for k, _ in headers}
                 extra = [(b"x-content-type-options", b"nosniff"),
@@ -299,7 +376,12 @@ class _Guard:
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_wrapper)
+        try:
+            await self.app(scope, limited_receive, send_wrapper)
+        except _BodyTooLarge as exc:  # read outside FastAPI's handlers (e.g. a raw route)
+            if started:
+                raise
+            await JSONResponse({"detail": exc.detail}, 413)(scope, receive, send)
 
 
 class _CollectorApp(FastAPI):
@@ -343,7 +425,8 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
     if run_migrations:
         migrate(store)
     auth = _Auth(store, cfg.auth_cache_seconds,
-                 idle_seconds=max(60.0, 10 * cfg.auth_cache_seconds))
+                 idle_seconds=max(60.0, 10 * cfg.auth_cache_seconds),
+                 trusted_origins=tuple(cfg.trusted_origins))
     metrics = Metrics(store, cfg.agent_silent_after_seconds)
     hub = StreamHub(store, cfg.stream_poll_seconds)
     state: dict[str, Any] = {}
@@ -405,6 +488,7 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
         with store.writing() as conn:
             conn.execute(events.delete().where(events.c.kind == "heartbeat",
                                                events.c.received_at < cutoff))
+            prune_sessions(conn)
 
     async def _webhooker() -> None:
         with httpx.Client(timeout=10.0) as client:
@@ -427,6 +511,10 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
         # and OTel "logs" would record exception messages, which may quote request data.
         telemetry={"tracing": False, "metrics": False, "logs": False,
                    "operation_spans": False},
+        # FastAPI's own /docs and /redoc load their scripts from a CDN, which the pages' CSP
+        # refuses (and a site may have no Internet): served from the collector instead, below.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.store = store
     app.state.cfg = cfg
@@ -436,6 +524,7 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
     app.state.sweep_once = sweep_once
     app.add_middleware(_Guard, max_body=cfg.limits.max_body_bytes)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/apidocs", StaticFiles(directory=api_docs_assets()), name="apidocs")
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_req: Request, exc: RequestValidationError) -> JSONResponse:
@@ -545,6 +634,10 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
         for i, obj in enumerate(evs):
             try:
                 item = validate_event(obj, agent, now, cfg.limits)
+                foreign = scope_error(item, who)
+                if foreign is not None:
+                    metrics.out_of_scope.labels(agent).inc()
+                    raise Invalid(foreign)
             except Invalid as exc:
                 rejected.append({"event_id": event_id_of(obj), "index": i, "error": str(exc)})
                 kind = obj.get("kind", "state_change") if isinstance(obj, dict) else "invalid"
@@ -651,7 +744,8 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
                 .where(commands.c.agent == agent, commands.c.acked_at.is_(None))
                 .order_by(commands.c.id)
             ).mappings().all()
-        return [dict(r) for r in rows]
+        # Commands follow the camera's own compound, whoever was recorded as its agent.
+        return [dict(r) for r in rows if who.may_speak_for(r["camera"])]
 
     @app.post("/v1/agents/{agent}/commands/{command_id}/ack", responses=_ERR, tags=["agents"])
     def ack_command(agent: str, command_id: RowId,
@@ -659,9 +753,10 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
         """Mark a command done; acknowledging twice is harmless."""
         _own_agent(who, agent)
         with store.writing() as conn:
-            row = conn.execute(select(commands.c.id, commands.c.acked_at).where(
-                commands.c.id == command_id, commands.c.agent == agent)).first()
-            if row is None:
+            row = conn.execute(select(commands.c.id, commands.c.acked_at, commands.c.camera)
+                               .where(commands.c.id == command_id,
+                                      commands.c.agent == agent)).first()
+            if row is None or not who.may_speak_for(row.camera):
                 raise _problem(404, f"no command {command_id} for agent {agent}")
             if row.acked_at is None:
                 conn.execute(update(commands).where(commands.c.id == command_id)
@@ -950,8 +1045,13 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
         if status:
             q = q.where(webhook_deliveries.c.status == status)
         with store.reading() as conn:
-            return [dict(r) for r in conn.execute(
+            rows = [dict(r) for r in conn.execute(
                 q.order_by(webhook_deliveries.c.id.desc()).limit(limit)).mappings()]
+        for r in rows:  # credentials in a webhook URL are for delivering, not for showing
+            r["url"] = mask_url(r["url"])
+            if r["last_error"]:
+                r["last_error"] = mask_url(r["last_error"])
+        return rows
 
     # ------------------------------------------------------------------ metrics
     @app.get("/metrics", responses=_ERR, tags=["admin"], response_class=PlainTextResponse)
@@ -975,21 +1075,36 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
 
     @app.post("/v1/session", responses=_ERR, tags=["pages"])
     def login(body: SessionBody, request: Request) -> Any:
-        """Exchange a person's token for an HttpOnly session cookie used by the pages."""
+        """Exchange a person's token for a server-side session (HttpOnly cookie, expiring).
+
+        The cookie holds a random session id, never the token: logout ends the session
+        on every replica, and a copied cookie dies with the session.
+        """
+        if "origin" in request.headers:  # a browser: only our own login page may sign in
+            auth.check_origin(request)
         with store.reading() as conn:
             p = lookup(conn, body.token.strip())
         if p is None:
-            raise _problem(401, "token not recognised or revoked")
+            raise _problem(401, "token not recognised, revoked or expired")
         if p.role == "agent":
             raise _problem(403, "agent tokens cannot open the pages; use an operator, crew "
                            "or admin token")
-        resp = JSONResponse({"subject": p.subject, "role": p.role})
-        resp.set_cookie(COOKIE, body.token.strip(), httponly=True, samesite="strict",
-                        secure=cfg.secure_cookies, max_age=12 * 3600, path="/")
+        with store.writing() as conn:
+            sid, expires = create_session(conn, p.token_id, cfg.session_hours * 3600)
+        resp = JSONResponse({"subject": p.subject, "role": p.role, "expires_at": expires})
+        resp.set_cookie(COOKIE, sid, httponly=True, samesite="strict",
+                        secure=cfg.secure_cookies, max_age=max(1, round(expires - time.time())),
+                        path="/")
         return resp
 
     @app.post("/v1/session/logout", tags=["pages"])
-    def logout() -> Any:
+    def logout(request: Request) -> Any:
+        """End the session in the database (every replica), then drop the cookie."""
+        sid = request.cookies.get(COOKIE)
+        if sid is not None:
+            auth.check_origin(request)
+            with store.writing() as conn:
+                end_session(conn, sid.strip())
         resp = JSONResponse({"ok": True})
         resp.delete_cookie(COOKIE, path="/")
         return resp
@@ -1022,6 +1137,20 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
 
     app.get("/dashboard", include_in_schema=False)(_page("dashboard.html", "view"))
     app.get("/board", include_in_schema=False)(_page("board.html", "tickets_read"))
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> Response:
+        """Swagger UI from the collector's own files (no CDN, no inline script)."""
+        return FileResponse(STATIC_DIR / "docs.html", media_type="text/html")
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> Response:
+        """ReDoc from the collector's own files. Its styling library (styled-components)
+        can only style through <style> elements, so this one page, which shows the public
+        OpenAPI and no data, also allows inline styles; scripts stay 'self' only."""
+        return FileResponse(STATIC_DIR / "redoc.html", media_type="text/html", headers={
+            "Content-Security-Policy": CSP.replace("style-src 'self'",
+                                                   "style-src 'self' 'unsafe-inline'")})
 
     @app.get("/login", include_in_schema=False)
     def login_page() -> Response:

@@ -12,7 +12,7 @@ import logging
 import sys
 import time
 
-from collector.auth import ROLES, create_token, list_tokens, revoke_token
+from collector.auth import ROLES, bind_compounds, create_token, list_tokens, revoke_token
 from collector.config import ConfigError, default_db_url, load_config
 from collector.store import StoreError, check_connection, migrate, open_store
 
@@ -44,8 +44,18 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--agent", required=True, metavar="ID",
                    help="agent id for role agent (e.g. c0417), else the person's name")
     c.add_argument("--role", default="agent", choices=ROLES)
+    c.add_argument("--compound", action="append", default=[], metavar="C",
+                   help="agent tokens: a compound whose cameras (C/cam...) this agent may "
+                        "report for; repeat for several (required for role agent)")
+    c.add_argument("--expires", type=float, default=None, metavar="DAYS",
+                   help="refuse the token after this many days (default: never)")
     c.add_argument("--db", dest="db_sub", help=argparse.SUPPRESS)
     c.set_defaults(func=token_create)
+    b = ts.add_parser("bind", help="set the compounds an agent token may report for")
+    b.add_argument("id", type=int)
+    b.add_argument("--compound", action="append", required=True, metavar="C")
+    b.add_argument("--db", dest="db_sub", help=argparse.SUPPRESS)
+    b.set_defaults(func=token_bind)
     ls = ts.add_parser("list", help="list tokens (never shows the secret)")
     ls.add_argument("--db", dest="db_sub", help=argparse.SUPPRESS)
     ls.set_defaults(func=token_list)
@@ -73,14 +83,32 @@ def token_create(args: argparse.Namespace) -> int:
     try:
         store = _store(args)
         with store.writing() as conn:
-            tid, token = create_token(conn, args.agent, args.role)
+            tid, token = create_token(conn, args.agent, args.role, compounds=args.compound,
+                                      expires_days=args.expires)
     except (StoreError, ValueError) as exc:
         return _fail(str(exc))
     print(token)
     where = ("store it in the agent's config" if args.role == "agent"
              else "hand it to the person; they sign in with it at /login")
-    print(f"token id {tid} for {args.role} '{args.agent}'. It is shown only now: {where}. "
-          f"Revoke with: lenswatch token revoke {tid}", file=sys.stderr)
+    scope = (f", reporting for compound(s) {', '.join(sorted(set(args.compound)))}"
+             if args.role == "agent" else "")
+    expiry = f", expires in {args.expires:g} days" if args.expires is not None else ""
+    print(f"token id {tid} for {args.role} '{args.agent}'{scope}{expiry}. It is shown only "
+          f"now: {where}. Revoke with: lenswatch token revoke {tid}", file=sys.stderr)
+    return 0
+
+
+def token_bind(args: argparse.Namespace) -> int:
+    """Rebind an agent token (e.g. one the upgrade bound to no compound)."""
+    try:
+        store = _store(args)
+        with store.writing() as conn:
+            ok = bind_compounds(conn, args.id, args.compound)
+    except (StoreError, ValueError) as exc:
+        return _fail(str(exc))
+    if not ok:
+        return _fail(f"no active agent token with id {args.id}; see `lenswatch token list`")
+    print(f"token {args.id} may report for: {', '.join(sorted(set(args.compound)))}")
     return 0
 
 
@@ -91,12 +119,30 @@ def token_list(args: argparse.Namespace) -> int:
             rows = list_tokens(conn)
     except StoreError as exc:
         return _fail(str(exc))
-    print(f"{'id':>5}  {'role':<8}  {'subject':<24}  {'created (UTC)':<20}  status")
+    now = time.time()
+    print(f"{'id':>5}  {'role':<8}  {'subject':<24}  {'created (UTC)':<19}  "
+          f"{'expires (UTC)':<19}  {'status':<7}  compounds")
     for r in rows:
-        created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r["created_at"]))
-        status = "revoked" if r["revoked_at"] else "active"
-        print(f"{r['id']:>5}  {r['role']:<8}  {r['subject']:<24}  {created:<20}  {status}")
+        created = _utc(r["created_at"])
+        expires = _utc(r["expires_at"]) if r["expires_at"] is not None else "never"
+        if r["revoked_at"]:
+            status = "revoked"
+        elif r["expires_at"] is not None and r["expires_at"] <= now:
+            status = "expired"
+        else:
+            status = "active"
+        comp = "-"
+        if r["role"] == "agent":
+            comp = ", ".join((r["compounds"] or "").split()) or "NONE (refused for every camera)"
+            if r["compounds_origin"] == "upgrade":
+                comp += "  [bound at upgrade from what it had reported]"
+        print(f"{r['id']:>5}  {r['role']:<8}  {r['subject']:<24}  {created:<19}  "
+              f"{expires:<19}  {status:<7}  {comp}")
     return 0
+
+
+def _utc(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
 
 
 def token_revoke(args: argparse.Namespace) -> int:

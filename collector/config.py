@@ -84,6 +84,15 @@ class CollectorConfig(_Strict):
         " lookup; also the longest a revoked token keeps working (0 = look up every time)"
     )
     secure_cookies: bool = False
+    session_hours: float = Field(
+        12.0, gt=0, le=720, description="a browser session ends this long after sign-in "
+        "(sooner if its token expires or is revoked, or at logout)"
+    )
+    trusted_origins: list[str] = Field(
+        default_factory=list, description="origins besides the collector's own (as the browser"
+        " sees it, e.g. https://lenswatch.example behind a TLS proxy) whose pages may make "
+        "cookie-authenticated changes"
+    )
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     tickets: TicketConfig = Field(default_factory=TicketConfig)
     webhooks: list[WebhookConfig] = Field(default_factory=list)

@@ -3,7 +3,9 @@
 Counters and the latency histogram are per process (sum them over replicas in PromQL). Ticket
 and agent gauges are read from the shared database at scrape time, so every replica reports the
 same fleet-wide value: use max() rather than sum() over replicas for those.
-Labels are bounded sets (fault names, outcomes), never agent ids, cameras or tokens.
+Labels are bounded sets (fault names, outcomes), never cameras or tokens. The one exception is
+the out-of-scope counter, labelled by agent id: only an authenticated agent can move it, so its
+label values are bounded by the agent tokens an admin issued, and "which agent" is the point.
 """
 
 from __future__ import annotations
@@ -84,6 +86,13 @@ class Metrics:
             "lenswatch_collector_ingest_latency_seconds",
             "Time from receiving a batch to answering it (validation plus commit).",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=self.registry,
+        )
+        self.out_of_scope = Counter(
+            "lenswatch_collector_out_of_scope_events",
+            "Events rejected because they name a camera of a compound the sending agent's "
+            "token is not bound to, by agent (a misconfigured or compromised edge box).",
+            ["agent"],
             registry=self.registry,
         )
         self.registry.register(_DbGauges(store, silent_after))

@@ -98,6 +98,24 @@ tokens = Table(
     Column("role", String(16), nullable=False),
     Column("created_at", Double, nullable=False),
     Column("revoked_at", Double),
+    # Agent tokens only: the compounds (space-separated) whose cameras the agent may report
+    # for, and how they were bound ("created" by `token create --compound`, "upgrade" when
+    # migration 0002 bound a pre-existing token to what it had already reported for).
+    Column("compounds", Text),
+    Column("compounds_origin", String(16)),
+    Column("expires_at", Double),
+)
+
+#: Browser sessions: the cookie holds a random session id, the database its SHA-256 (a leaked
+#: backup or replica log then holds no usable session). Stored here, not in process memory, so
+#: every replica knows a session and a logout ends it everywhere.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("token_id", Integer, ForeignKey("tokens.id"), nullable=False, index=True),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False, index=True),
 )
 
 tickets = Table(

@@ -319,12 +319,30 @@ def _iso(ts: float | None) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
+#: A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets
+#: (`=cmd|' /C calc'!A0`, `@SUM(...)`, `+`/`-` expressions; tab and CR are folded into them).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """Neutralise text a spreadsheet would run as a formula by prefixing an apostrophe.
+
+    Assignees, closers and camera ids are typed by people or sent by agents, and the export
+    is opened in spreadsheets by contractors: the OWASP "CSV injection" rule. Numbers pass.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def export_csv(rows: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    # CRLF as RFC 4180 says: the writer quotes a field holding any line-terminator character,
+    # and with "\n" alone a CR inside a name went out unquoted and split the row.
+    w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(CSV_COLUMNS)
     for t in rows:
-        w.writerow([
+        w.writerow(csv_cell(v) for v in [
             t["id"], t["compound"], t["camera"], t["status"], t["severity"] or "",
             ";".join(f["fault"] for f in t["faults"]), _iso(t["opened_at"]),
             _iso(t["acknowledged_at"]), t["acknowledged_by"] or "", t["assignee"] or "",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import time
 from typing import Any
 
@@ -31,6 +32,19 @@ log = logging.getLogger("lenswatch.collector.webhooks")
 
 CLAIM_SECONDS = 30.0
 MAX_BACKOFF = 600.0
+
+
+#: `scheme://user:password@` in a URL, wherever it appears (a URL, or an error quoting one).
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]*@")
+
+
+def mask_url(text: str) -> str:
+    """Replace the `user:password@` of any URL in `text` with `***@`.
+
+    Webhook URLs may carry basic-auth credentials; they are needed to deliver, but must not
+    reach the log or the delivery log API (`/v1/webhooks/deliveries`).
+    """
+    return _USERINFO.sub(r"\1***@", text)
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -102,7 +116,7 @@ def deliver_due(store: Store, cfg: CollectorConfig, client: httpx.Client,
                 if not 200 <= resp.status_code < 300:
                     error = f"HTTP {resp.status_code}"
             except httpx.HTTPError as exc:
-                error = f"{exc.__class__.__name__}: {exc}"[:500]
+                error = mask_url(f"{exc.__class__.__name__}: {exc}")[:500]
         attempts = row["attempts"] + 1
         values: dict[str, Any] = {"attempts": attempts, "last_status": status_code,
                                   "last_error": error, "claimed_until": None}
@@ -117,5 +131,5 @@ def deliver_due(store: Store, cfg: CollectorConfig, client: httpx.Client,
                          .where(webhook_deliveries.c.id == did).values(**values))
         if error:
             log.warning("webhook delivery %s to %s failed (attempt %d): %s",
-                        did, row["url"].split("?")[0], attempts, error)
+                        did, mask_url(row["url"].split("?")[0]), attempts, error)
     return attempted

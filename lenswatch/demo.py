@@ -161,7 +161,7 @@ def _tokens(db_url: str) -> tuple[str, str]:
     migrate(store)
     with store.writing() as conn:
         _, admin = create_token(conn, "demo-admin", "admin")
-        _, agent = create_token(conn, "demo", "agent")
+        _, agent = create_token(conn, "demo", "agent", compounds=["demo"])
     return admin, agent
 
 

@@ -12,10 +12,20 @@ document.getElementById("login-form").addEventListener("submit", async (ev) => {
     input.value = "";
     const body = await r.json().catch(() => ({}));
     if (!r.ok) { err.textContent = body.detail || ("sign-in failed: HTTP " + r.status); return; }
-    const next = new URLSearchParams(location.search).get("next");
-    const safe = next && next.startsWith("/") && !next.startsWith("//") ? next : null;
-    location.href = safe || (body.role === "crew" ? "/board" : "/dashboard");
+    location.href = sameOriginPath(new URLSearchParams(location.search).get("next"))
+      || (body.role === "crew" ? "/board" : "/dashboard");
   } catch (e) {
     err.textContent = "collector unreachable: " + e;
   }
 });
+
+// `next` only ever leads to a page of this collector: a path, resolved the way the browser
+// would resolve it (so "//host", "/\\host", "/\t/host" and "javascript:" land elsewhere
+// and are refused), whose origin is ours. Anything else falls back to the home page.
+function sameOriginPath(next) {
+  if (!next || next[0] !== "/" || next[1] === "/" || next[1] === "\\") return null;
+  let u;
+  try { u = new URL(next, location.origin); } catch (e) { return null; }
+  if (u.origin !== location.origin) return null;
+  return u.pathname + u.search + u.hash;
+}

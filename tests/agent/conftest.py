@@ -144,8 +144,10 @@ class IngestServer:
 class RealCollector:
     """The project's own collector (`lenswatch collector`) on SQLite, as a separate process."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None,
+                 compounds: tuple[str, ...] = ("c1", "c2", "c3", "c9")) -> None:
         self.port = port or free_port()
+        self.compounds = compounds  # what the agent token may report for
         self.db = f"sqlite:///{workdir / 'collector.db'}"
         self.env = {**os.environ, "PYTHONPATH": str(ROOT), "LENSWATCH_DATA": str(workdir)}
         self.proc: subprocess.Popen[bytes] | None = None
@@ -162,8 +164,9 @@ class RealCollector:
         return f"http://127.0.0.1:{self.port}"
 
     def _token(self, subject: str, role: str) -> str:
+        scope = [a for c in self.compounds for a in ("--compound", c)] if role == "agent" else []
         out = subprocess.run([PY, "-m", "lenswatch.cli", "token", "--db", self.db, "create",
-                              "--agent", subject, "--role", role], cwd=ROOT, env=self.env,
+                              "--agent", subject, "--role", role, *scope], cwd=ROOT, env=self.env,
                              capture_output=True, text=True, timeout=60, check=True)
         return out.stdout.splitlines()[0].strip()
 

@@ -41,11 +41,14 @@ class Env:
         return self.app.state.sweep_once(now)
 
 
-def make_tokens(store: Store, agent: str = "c0417") -> dict[str, str]:
+def make_tokens(store: Store, agent: str = "c0417",
+                compounds: tuple[str, ...] = ("c0417",)) -> dict[str, str]:
+    """One token per role; the agent's reports for `compounds` (its cameras are c0417/...)."""
     out = {}
     with store.writing() as conn:
         for role in ROLES:
-            _, out[role] = create_token(conn, agent if role == "agent" else f"{role}1", role)
+            _, out[role] = create_token(conn, agent if role == "agent" else f"{role}1", role,
+                                        compounds=compounds if role == "agent" else ())
     return out
 
 

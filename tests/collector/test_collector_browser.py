@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import re
 import time
 import uuid
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import cv2
 import httpx
@@ -148,4 +150,59 @@ def test_crew_acknowledges_and_closes_a_ticket_on_a_phone(server, browser):
     assert t["comments"][0]["body"] == "ripple gone after replacing the cable"
     cmds = httpx.get(base + "/v1/agents/c0417/commands", headers=ah).json()
     assert {"kind": "reset_baseline", "camera": "c0417/sidedoor"}.items() <= cmds[-1].items()
+    ctx.close()
+
+
+@pytest.mark.parametrize("nxt", ["//evil.example/x", "/\\evil.example/x", "/\t/evil.example/x",
+                                 "https://evil.example/x", "javascript:alert(1)",
+                                 "/%5Cevil.example", "\\\\evil.example"])
+def test_login_next_leads_only_to_this_collector(server, browser, nxt):
+    base, tok = server
+    ctx = browser.new_context()
+    outside: list[str] = []
+    ctx.route("**/*", lambda route: (outside.append(route.request.url), route.abort())
+              if not route.request.url.startswith(base) else route.continue_())
+    page = ctx.new_page()
+    page.goto(f"{base}/login?next={quote(nxt, safe='')}")
+    page.fill("#token", tok["operator"])
+    page.click("button[type=submit]")
+    expect(page).to_have_url(re.compile("^" + re.escape(base) + "/"))
+    page.wait_for_load_state()
+    assert page.url.startswith(base + "/"), page.url
+    assert outside == []
+    ctx.close()
+
+
+def test_login_next_same_origin_path_kept(server, browser):
+    base, tok = server
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    page.goto(f"{base}/login?next={quote('/board?compound=c0417', safe='')}")
+    page.fill("#token", tok["admin"])
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{base}/board?compound=c0417")
+    ctx.close()
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_api_docs_render_from_the_collector_under_its_csp(server, browser, path):
+    base, _tok = server
+    ctx = browser.new_context()
+    outside: list[str] = []
+    ctx.route("**/*", lambda route: (outside.append(route.request.url), route.abort())
+              if not route.request.url.startswith(base) else route.continue_())
+    page = ctx.new_page()
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text)
+            if "Content Security Policy" in m.text and "script" in m.text else None)
+    resp = page.goto(base + path)
+    assert "script-src 'self'" in resp.headers["content-security-policy"]
+    if path == "/docs":
+        ops = page.locator(".opblock-summary-path")
+    else:
+        ops = page.locator("[data-section-id^='tag/'] h2, li[data-item-id] label")
+    expect(ops.first).to_be_visible(timeout=15000)
+    assert ops.count() >= 10
+    assert "/v1/events" in page.content()
+    assert outside == [] and violations == []
     ctx.close()

@@ -14,7 +14,7 @@ def test_migrated_schema_matches_models(db_url):
     try:
         with store.write.connect() as conn:
             ctx = MigrationContext.configure(conn)
-            assert ctx.get_current_revision() == "0001"
+            assert ctx.get_current_revision() == "0002_trust"
             diff = compare_metadata(ctx, metadata)
         assert diff == [], diff
     finally:

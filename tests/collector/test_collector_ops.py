@@ -113,7 +113,7 @@ def cli(*args: str, db: str) -> subprocess.CompletedProcess:
 
 def test_token_cli_create_list_revoke(tmp_path):
     db = f"sqlite:///{tmp_path / 'c.db'}"
-    r = cli("token", "create", "--agent", "c0417", db=db)
+    r = cli("token", "create", "--agent", "c0417", "--compound", "c0417", db=db)
     assert r.returncode == 0, r.stderr
     token = r.stdout.strip()
     assert token.startswith("lw_") and len(token) > 40

@@ -8,6 +8,8 @@ import time
 
 from collector_helpers import state_change
 
+from collector.auth import create_token
+
 
 def tickets(env, **params):
     r = env.client.get("/v1/tickets", headers=env.h("crew"), params=params)
@@ -121,7 +123,10 @@ def test_csv_export_and_maintenance_report(make_env):
     env = make_env(tickets={"open_after_seconds": 0, "auto_close_after_seconds": None})
     t0 = time.time() - 3600
     env.post([state_change(t=t0), state_change(camera="c0417/cam05", fault="signal_loss", t=t0)])
-    env.post([state_change(camera="c0420/cam01", t=t0)], agent="c0417")
+    with env.store.writing() as conn:  # c0420 has its own agent
+        _, other = create_token(conn, "c0420", "agent", compounds=["c0420"])
+    env.client.post("/v1/events", headers={"Authorization": f"Bearer {other}"}, json={
+        "agent": "c0420", "events": [state_change(camera="c0420/cam01", t=t0)]})
     env.sweep(now=t0 + 10)
     ts = {t["camera"]: t for t in tickets(env)}
     with env.store.writing() as conn:
