@@ -26,8 +26,10 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from edge_agent.camera_state import CameraStateStore
 from edge_agent.config import AgentConfig, CameraConfig
 from edge_agent.metrics import AgentMetrics, StatusServer
 from edge_agent.outbox import Outbox
@@ -104,6 +106,8 @@ class CameraState:
     quiet_ref: float = 0.0
     reconnected: bool = False
     unconfirmed: dict[str, float] = field(default_factory=dict)
+    picture_restored: bool = False  # the Monitor took up this camera's saved picture state
+    state_save_failed: bool = False
 
 
 def choose_mode(cfg: AgentConfig) -> tuple[str, str]:
@@ -173,13 +177,33 @@ class Agent:
         self._analysis_errors = 0
         self._dropped_seen: dict[str, int] = {}
         self._batch_window = min(0.5, 0.25 * min(c.sample_interval for c in cfg.cameras))
+        self.camera_states = CameraStateStore(Path(cfg.outbox.path).parent / "camera_state")
         self._restore_state()
 
     # -- start-up and shutdown --------------------------------------------------------------
 
     def _restore_state(self) -> None:
-        """Reload raised faults so a restart neither repeats a raise nor forgets a clear."""
+        """Reload raised faults so a restart neither repeats a raise nor forgets a clear, and
+        each camera's learned picture so it is not learned again from what it shows now.
+
+        The outbox says which faults the collector was told of; the saved picture state says
+        what the camera looked like. With both, the Monitor carries on as if there had been
+        no restart: a fault still there stays raised, one gone is cleared by the usual rules.
+        Without a saved picture (first start after an upgrade) a fresh Monitor must confirm
+        a restored picture fault within a deadline, or the agent clears it."""
         persisted = self.outbox.raised_faults()
+        relearned = []
+        with self._monitor_lock:
+            for key in self.cameras:
+                saved = self.camera_states.load(key)
+                raised = {f for f in persisted.get(key, set()) if f in PICTURE_FAULTS}
+                if saved is not None and self.monitor.restore(key, saved, raised):
+                    self.cameras[key].picture_restored = True
+                elif saved is not None:
+                    relearned.append(key)
+        if relearned:
+            log.warning("saved picture state of %d camera(s) is of another version; they "
+                        "learn their picture again: %s", len(relearned), relearned[:10])
         deadline = time.monotonic() + 120.0
         for key, faults in persisted.items():
             st = self.cameras.get(key)
@@ -191,7 +215,7 @@ class Agent:
             st.signal_lost = "signal_loss" in faults
             for f in faults:
                 self.metrics.fault_state.labels(camera=key, fault=f).set(1)
-                if f in PICTURE_FAULTS:
+                if f in PICTURE_FAULTS and not st.picture_restored:
                     # The fresh Monitor must confirm it; otherwise it is cleared (below).
                     st.unconfirmed[f] = max(deadline, time.monotonic()
                                             + 20 * st.cfg.sample_interval)
@@ -248,6 +272,7 @@ class Agent:
         deadline = time.monotonic() + 5.0
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
+        self.save_camera_states()
         self.uplink.stop()
         if self.status:
             self.status.stop()
@@ -521,6 +546,25 @@ class Agent:
 
     # -- supervision -------------------------------------------------------------------------
 
+    def save_camera_states(self) -> None:
+        """Write every camera's learned picture (at each heartbeat and on stop). A failed
+        write (a full disk) keeps the previous file and is logged once per camera."""
+        with self._monitor_lock:
+            states = {k: self.monitor.state(k) for k in self.cameras}
+        for key, state in states.items():
+            if state is None:
+                continue
+            try:
+                self.camera_states.save(key, state)
+            except OSError as exc:
+                st = self.cameras[key]
+                if not st.state_save_failed:
+                    log.warning("camera %s: could not save its learned picture (%s); the "
+                                "previous one is kept", key, exc)
+                st.state_save_failed = True
+            else:
+                self.cameras[key].state_save_failed = False
+
     def _supervisor_loop(self) -> None:
         next_beat = time.monotonic() + min(5.0, self.cfg.outbox.heartbeat_interval)
         while not self._stop.wait(0.2):
@@ -533,6 +577,7 @@ class Agent:
                     self.uplink.notify()
                 except Exception:  # noqa: BLE001
                     log.exception("could not store a heartbeat")
+                self.save_camera_states()
 
     def check_signal_loss(self) -> None:
         """Raise signal_loss for cameras without pictures for longer than their grace."""

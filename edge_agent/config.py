@@ -22,12 +22,12 @@ from urllib.parse import urlsplit
 import yaml
 
 from edge_agent.redact import register_secret
-from pipeline.events import FAULTS
+from pipeline.events import FAULTS, PICTURE_FAULTS, STREAM_FAULTS
 
 MODES = ("auto", "continuous", "patrol")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
-DEFAULT_FAULTS: tuple[str, ...] = ("signal_loss", "blocked", "blur", "ripple", "frozen")
+DEFAULT_FAULTS: tuple[str, ...] = STREAM_FAULTS + PICTURE_FAULTS
 
 
 class ConfigError(ValueError):

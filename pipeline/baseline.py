@@ -27,8 +27,9 @@ class Reference:
     """The confirmed view: detail (band-pass picture), layout, brightness. Never adapts."""
 
     def __init__(self, half: np.ndarray, mean: np.ndarray, tex: np.ndarray,
-                 brightness: float, t: float) -> None:
+                 brightness: float, sharp: float, t: float) -> None:
         self.half = half.astype(np.float32)
+        self.sharp = sharp
         self.bp = M.band_pass(self.half)
         self.energy = M.cell_means(self.bp * self.bp)
         self.mean = mean
@@ -39,13 +40,14 @@ class Reference:
     def state(self) -> dict[str, Any]:
         """Plain arrays and numbers, for the agent to keep on disk."""
         return {"half": self.half, "mean": self.mean, "tex": self.tex,
-                "brightness": self.brightness, "t": self.t}
+                "brightness": self.brightness, "sharp": self.sharp, "t": self.t}
 
     @classmethod
     def from_state(cls, s: dict[str, Any]) -> Reference:
         """The reference a `state()` described."""
         return cls(np.asarray(s["half"], np.float32), np.asarray(s["mean"]),
-                   np.asarray(s["tex"]), float(s["brightness"]), float(s["t"]))
+                   np.asarray(s["tex"]), float(s["brightness"]), float(s["sharp"]),
+                   float(s["t"]))
 
 
 class Baseline:

@@ -128,7 +128,7 @@ class CameraHealth:
             elif ctx is None or ref is None:
                 v = J.NO
             elif fault == "blur":
-                v = J.NO if dim else J.blur(ctx, b, s)
+                v = J.NO if dim else J.blur(ctx, b, ref, s)
             elif fault == "ripple":
                 v = self._ripple(f, b, s, first_sample, self.hysteresis.active("ripple"))
             elif fault == "moved":
@@ -149,7 +149,8 @@ class CameraHealth:
             half = b.learn(f, s.learn_min_samples, s.learn_seconds, t - self._t_first,
                            s.textured_cell)
             if half is not None:
-                self.reference = Reference(half, b.mean.copy(), b.tex.copy(), b.brightness, t)
+                self.reference = Reference(half, b.mean.copy(), b.tex.copy(), b.brightness,
+                                           b.sharp, t)
         elif not self.raised and self._ctx is not None:
             # Adapt by elapsed time, so the time constant is the same at any sample interval.
             b.adapt(f, min(1.0, dt / s.adapt_seconds), self._ctx.sharpness_abs)

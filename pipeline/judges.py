@@ -124,7 +124,7 @@ def blocked(f: Features, ctx: Context | None, b: Baseline, s: HealthSettings) ->
     # Part of the view covered: in those cells less than half of the reference view's
     # detail still shows through, while the best-seen quarter of the view keeps it at its
     # full strength. Blur, a move or a new light change the whole view, not one region.
-    rel = ctx.reliable
+    rel = ctx.reliable & ctx.lit  # a cell too dark now shows no detail, cover or not
     n_rel = int(rel.sum())
     if n_rel >= 12 and ctx.gain >= s.intact_gain:
         part = (ctx.visible < s.covered_visible) & rel
@@ -200,10 +200,19 @@ def tint(f: Features, b: Baseline, s: HealthSettings) -> float | None:
     return shift
 
 
-def blur(ctx: Context, b: Baseline, s: HealthSettings) -> Verdict:
+def blur(ctx: Context, b: Baseline, ref: Reference, s: HealthSettings) -> Verdict:
     """A soft picture: the fine scale lost against the coarse, or texture lost everywhere
-    with the layout kept (fog, heavy defocus)."""
+    with the layout kept (fog, heavy defocus).
+
+    Judged against the adapting baseline, and, under light like the reference's, against
+    the confirmed view too: focus creeping or dust building up over hours is followed by the
+    baseline, never by the reference. (Only under similar light: at dusk a camera's noise
+    reduction softens the picture, which the baseline follows and the reference must not
+    judge.)"""
     rel = ctx.sharpness
+    similar_light = abs(ctx.brightness - ref.brightness) <= s.reference_light * ref.brightness
+    if similar_light and ref.sharp > M.EPS:
+        rel = min(rel, ctx.sharpness_abs / ref.sharp)
     inf = ctx.informative
     tex_rel = M.median(ctx.ratio[inf]) if inf.sum() >= 6 else 1.0
     # A clear sharpness drop alone, or a smaller one that texture confirms.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -91,7 +92,19 @@ class Monitor:
         compared with a stale one; raised faults are kept by the caller if it wants them."""
         self._prev.pop(camera, None)
 
-    def raised(self, camera: str) -> list[str]:
-        """Faults raised on a camera right now."""
+    def state(self, camera: str) -> dict[str, Any] | None:
+        """The camera's learned state (baseline, reference, raised faults) for the caller to
+        keep across restarts; None before the camera was seen."""
         h = self.cameras.get(camera)
-        return h.raised if h else []
+        return h.state() if h else None
+
+    def restore(self, camera: str, state: dict[str, Any],
+                raised: set[str] | None = None) -> bool:
+        """Take up a camera's saved state; `raised` (the faults the caller has announced and
+        not cleared) overrides the saved raised faults, as the caller's record is the one the
+        collector has seen. False if the state is unusable (the camera then learns again)."""
+        h = self.health(camera)
+        ok = h.restore(state)
+        if ok and raised is not None:
+            h.hysteresis.restore({f: f in raised for f in h.hysteresis.tracks})
+        return ok

@@ -64,6 +64,9 @@ class HealthSettings:
     blur_texture: float = 0.45
     blur_sharpness_confirmed: float = 0.86
     blur_combined: float = 0.72
+    # ... also against the confirmed reference's sharpness, while the light is within this
+    # fraction of the reference's (a slow creep the baseline would learn)
+    reference_light: float = 0.3
     layout_kept: float = 0.75
     layout_blur: float = 0.93         # a partly textureless view this similar is blur
     foreign_layout: float = 0.5       # below this the view's layout is gone
