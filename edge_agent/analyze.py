@@ -18,9 +18,9 @@ from typing import Any, TextIO
 
 import av
 
+from contract import PICTURE_FAULTS, StateChange
 from edge_agent.config import CameraConfig
 from edge_agent.sources import Frame, SourceError, is_network, mask_url, open_source
-from pipeline.events import PICTURE_FAULTS, StateChange
 from pipeline.health import HealthSettings
 from pipeline.monitor import Monitor, Sample
 

@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 import httpx
 
+from contract.wire import send_headers
 from edge_agent.metrics import AgentMetrics
 from edge_agent.outbox import Outbox
 from edge_agent.redact import scrub
@@ -98,7 +99,10 @@ class Uplink:
         ids = [p.event_id for p in batch]
         body = {"agent": self.agent_id, "events": [p.body for p in batch]}
         try:
-            resp = self._client.post(f"{self.url}/v1/events", json=body)
+            # The contract's headers: version, and this clock's send time (the collector
+            # measures our clock offset from it; see contract.wire).
+            resp = self._client.post(f"{self.url}/v1/events", json=body,
+                                     headers=send_headers(time.time()))
         except httpx.HTTPError as exc:
             self.outbox.release(ids)
             self._fail("network")

@@ -22,8 +22,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from contract import DEFAULT_SEVERITY, PICTURE_FAULTS, StateChange
 from pipeline.detect import Features
-from pipeline.events import DEFAULT_SEVERITY, PICTURE_FAULTS, StateChange
 from pipeline.frames import GRID_H, GRID_W, snapshot_jpeg
 
 CELLS = GRID_H * GRID_W
