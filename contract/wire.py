@@ -145,8 +145,8 @@ def check_json(value: Any, what: str, max_depth: int) -> None:
             if v.text.lstrip("-").isdigit():
                 raise Invalid(f"{path[:80]} is an integer beyond +-2**53 ({len(v.text)} "
                               "digits); send it as a string")
-            raise Invalid(f"{path[:80]} is {v.text}; JSON has no NaN or Infinity: send null "
-                          "or a finite number")
+            raise Invalid(f"{path[:80]} is not a finite number ({v.text[:20]}); JSON has no "
+                          "NaN or Infinity: send null or a finite number")
         elif isinstance(v, int) and not isinstance(v, bool) and not -MAX_SAFE_INT <= v <= \
                 MAX_SAFE_INT:
             raise Invalid(f"{path[:80]} is an integer beyond +-2**53; send it as a string")
