@@ -22,7 +22,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from contract import DEFAULT_SEVERITY, PICTURE_FAULTS, StateChange
+from contract import DEFAULT_SEVERITY, StateChange
+from contract.names import JUDGED_PICTURE_FAULTS as PICTURE_FAULTS  # until dark lands
 from pipeline.detect import Features
 from pipeline.frames import GRID_H, GRID_W, snapshot_jpeg
 
