@@ -46,7 +46,7 @@ from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
 from collector.auth import hash_token  # noqa: E402
 from collector.schema import events, metadata, tokens  # noqa: E402
 from collector.store import migrate, open_store  # noqa: E402
-from pipeline.events import DEFAULT_SEVERITY, PICTURE_FAULTS, iso_utc  # noqa: E402
+from contract import DEFAULT_SEVERITY, PICTURE_FAULTS, iso_utc  # noqa: E402
 
 PG_URL = os.environ.get("LENSWATCH_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

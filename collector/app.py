@@ -65,9 +65,21 @@ from collector.sessions import (
 )
 from collector.store import Store, migrate, open_store
 from collector.stream import _COLS, StreamHub, event_row_to_dict
-from collector.validate import AGENT_RE, HeartbeatIn, Invalid, event_id_of, validate_event
 from collector.webhooks import deliver_due, mask_url
-from pipeline.events import FAULTS, SEVERITIES, STATES
+from contract import CONTRACT_VERSION, FAULTS, SEVERITIES, STATES
+from contract.wire import (
+    AGENT_RE,
+    BATCH_KEYS,
+    SENT_AT_HEADER,
+    VERSION_HEADER,
+    HeartbeatIn,
+    Invalid,
+    clock_offset,
+    decode_body,
+    event_id_of,
+    peer_version,
+    validate_event,
+)
 
 log = logging.getLogger("lenswatch.collector")
 
@@ -581,7 +593,9 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
             if size > cfg.limits.max_body_bytes:
                 return JSONResponse(*_too_big())
             chunks.append(chunk)
-        status, payload = await ingest(b"".join(chunks), who)
+        status, payload = await ingest(b"".join(chunks), who,
+                                       request.headers.get(VERSION_HEADER),
+                                       request.headers.get(SENT_AT_HEADER))
         return JSONResponse(payload, status)
 
     def _too_big() -> tuple[dict[str, str], int]:
@@ -591,10 +605,16 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
 
     batches_ok = metrics.batches.labels("ok")
 
-    async def ingest(raw: bytes, who: Principal) -> tuple[int, dict[str, Any]]:
+    async def ingest(raw: bytes, who: Principal, version: str | None = None,
+                     sent_at: str | None = None) -> tuple[int, dict[str, Any]]:
+        """Judge a batch event by event (contract.wire) and store the good ones.
+
+        `version` and `sent_at` are the contract's headers: the agent's contract version
+        and its clock's time of sending."""
         t0 = time.perf_counter()
+        now = time.time()
         try:
-            body = json.loads(raw)
+            body = decode_body(raw)
         except (ValueError, UnicodeDecodeError):
             metrics.batches.labels("malformed").inc()
             return 400, {"detail": 'body is not valid JSON; send {"agent": "<id>", '
@@ -603,7 +623,12 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
             metrics.batches.labels("malformed").inc()
             return 422, {"detail": 'body must be a JSON object {"agent": "<id>", '
                                    '"events": [...]}'}
-        extra = sorted(set(body) - {"agent", "events"})
+        try:
+            tolerant = peer_version(version) > CONTRACT_VERSION
+        except Invalid as exc:
+            metrics.batches.labels("malformed").inc()
+            return 422, {"detail": str(exc)}
+        extra = [] if tolerant else sorted(str(k) for k in set(body) - BATCH_KEYS)
         agent = body.get("agent")
         evs = body.get("events")
         problem = None
@@ -624,7 +649,7 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
             metrics.batches.labels("forbidden").inc()
             return 403, {"detail": f"this token belongs to agent '{who.subject}', not "
                                    f"'{agent}'"}
-        now = time.time()
+        offset = clock_offset(sent_at, now)
         valid = []
         rejected = []
         seen: set[str] = set()
@@ -633,7 +658,8 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
         tally: dict[tuple[str, str | None, str], int] = {}
         for i, obj in enumerate(evs):
             try:
-                item = validate_event(obj, agent, now, cfg.limits)
+                item = validate_event(obj, agent, now, cfg.limits, offset=offset,
+                                      tolerant=tolerant)
                 foreign = scope_error(item, who)
                 if foreign is not None:
                     metrics.out_of_scope.labels(agent).inc()
@@ -654,7 +680,7 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
             seen.add(item.event_id)
             valid.append(item)
         try:
-            res = await state["writer"].submit(agent, valid)
+            res = await state["writer"].submit(agent, valid, offset)
         except Exception:  # noqa: BLE001 - the agent retries 5xx; nothing was half-stored
             log.exception("storing batch from %s failed", agent)
             metrics.batches.labels("error").inc()
@@ -689,11 +715,14 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
             await send({"type": "http.response.body", "body": body})
 
         try:
-            authz = None
+            authz = version = sent_at = None
             for name, value in scope["headers"]:
                 if name == b"authorization":
                     authz = value.decode("latin-1")
-                    break
+                elif name == b"x-lenswatch-contract":
+                    version = value.decode("latin-1")
+                elif name == b"x-lenswatch-sent-at":
+                    sent_at = value.decode("latin-1")
             try:
                 scheme, _, cred = (authz or "").partition(" ")
                 if scheme.lower() == "bearer" and cred.strip():
@@ -718,7 +747,7 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
                 chunks.append(chunk)
                 more = msg.get("more_body", False)
             status, payload = await ingest(chunks[0] if len(chunks) == 1 else b"".join(chunks),
-                                           who)
+                                           who, version, sent_at)
             await answer(status, payload)
         except OperationalError as exc:
             log.error("database error: %s", exc.__class__.__name__)
@@ -847,7 +876,11 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
 
     @app.get("/v1/agents", responses=_ERR, tags=["operators"])
     def list_agents(_who: Principal = Depends(auth.require("view"))) -> Any:
-        """Agents with last contact and whether they count as silent."""
+        """Agents with last contact, whether they count as silent, and their clock offset.
+
+        `clock_offset` is seconds the agent's clock is behind the collector's (negative:
+        ahead), measured from the send-time header of its last POST that carried one
+        (`clock_offset_at`); null for agents that do not send it."""
         now = time.time()
         with store.reading() as conn:
             rows = conn.execute(select(agents).order_by(agents.c.id)).mappings().all()
@@ -1071,7 +1104,8 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
         """Fault, state and severity names, so the pages never hard-code the contract."""
         if auth.principal(request, creds) is None:
             raise _problem(401, "not signed in", {"WWW-Authenticate": "Bearer"})
-        return {"faults": list(FAULTS), "states": list(STATES), "severities": list(SEVERITIES)}
+        return {"faults": list(FAULTS), "states": list(STATES), "severities": list(SEVERITIES),
+                "contract_version": CONTRACT_VERSION}
 
     @app.post("/v1/session", responses=_ERR, tags=["pages"])
     def login(body: SessionBody, request: Request) -> Any:

@@ -27,7 +27,7 @@ from collector.schema import tokens
 
 ROLES: tuple[str, ...] = ("agent", "operator", "crew", "admin")
 TOKEN_PREFIX = "lw_"
-#: A compound id: the part of a camera id before the '/' (collector.validate.CAMERA_RE).
+#: A compound id: the part of a camera id before the '/' (contract.wire.CAMERA_RE).
 COMPOUND_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 #: What each role may do. Pages and endpoints name a permission, never a role, so the table

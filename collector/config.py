@@ -32,8 +32,14 @@ class LimitsConfig(_Strict):
     max_batch_events: int = Field(1000, ge=1, le=10_000)
     max_snapshot_bytes: int = Field(256_000, ge=0, description="decoded JPEG bytes")
     max_evidence_bytes: int = Field(4096, ge=64)
-    max_future_skew_seconds: float = Field(300.0, ge=0)
-    max_age_days: float = Field(30.0, gt=0)
+    max_evidence_depth: int = Field(8, ge=1, le=64, description="nesting levels of evidence")
+    # The clock rule (contract.wire.effective_time): no stamp is refused for these two; they
+    # only decide when the collector times an event by its receipt instead of its stamp.
+    max_future_skew_seconds: float = Field(300.0, ge=0, description="allowed clock skew")
+    max_age_days: float = Field(30.0, gt=0, description="older stamps from an agent that does"
+                                " not send its send time are timed by receipt")
+    max_clock_error_days: float = Field(7300.0, gt=0, description="a stamp further off than "
+                                        "this is not a clock, it is refused")
 
 
 class TicketConfig(_Strict):

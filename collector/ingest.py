@@ -26,7 +26,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from collector.schema import agents, camera_faults, cameras, events
 from collector.store import Store
-from collector.validate import HeartbeatIn, StateChangeIn
+from contract import HeartbeatCamera
+from contract.wire import HeartbeatIn, StateChangeIn
 
 log = logging.getLogger("lenswatch.collector.ingest")
 
@@ -55,6 +56,9 @@ def _statements(dialect: str) -> dict[str, Any]:
     ag = ag.on_conflict_do_update(index_elements=["id"], set_={
         "last_contact": ag.excluded.last_contact,
         "last_heartbeat": _greatest(dialect, agents.c.last_heartbeat, ag.excluded.last_heartbeat),
+        # Kept until measured again: a batch without the send-time header says nothing.
+        "clock_offset": func.coalesce(ag.excluded.clock_offset, agents.c.clock_offset),
+        "clock_offset_at": func.coalesce(ag.excluded.clock_offset_at, agents.c.clock_offset_at),
     })
     cam = _insert(dialect, cameras)
     cam = cam.on_conflict_do_update(index_elements=["id"], set_={
@@ -84,7 +88,8 @@ def _statements(dialect: str) -> dict[str, Any]:
 
 #: The bound columns of each upsert, in the order rows are built below.
 _UPSERT_KEYS: dict[str, tuple[str, ...]] = {
-    "agents": ("id", "first_seen", "last_contact", "last_heartbeat"),
+    "agents": ("id", "first_seen", "last_contact", "last_heartbeat", "clock_offset",
+               "clock_offset_at"),
     "cameras": ("id", "compound", "agent", "first_seen", "last_seen"),
     "heartbeat_cameras": ("id", "compound", "agent", "first_seen", "last_seen", "last_frame",
                           "reported_status", "reference_image"),
@@ -228,8 +233,13 @@ def store_batch(
 def store_group(
     conn: Connection, dialect: str,
     batches: Sequence[tuple[str, Sequence[StateChangeIn | HeartbeatIn]]], now: float,
+    offsets: dict[str, float] | None = None,
 ) -> list[BatchResult]:
     """Apply several batches in one transaction with one statement per table.
+
+    Rows keep the agent's stamp `t` and the receipt time `now`; the camera's current state
+    and its tickets follow each item's effective time `at` (`contract.wire.effective_time`).
+    `offsets` are agents' clock offsets measured on these batches (send-time header).
 
     An event id present in two batches of the group is credited to the first; the other
     batch reports it as a duplicate, exactly as if they had been committed one after another.
@@ -250,7 +260,7 @@ def store_group(
     cur = conn.connection.cursor()
     try:
         inserted = drv.insert_events(cur, rows) if rows else set()
-        results = _apply_fresh(cur, drv, batches, inserted, now)
+        results = _apply_fresh(cur, drv, batches, inserted, now, offsets or {})
     finally:
         cur.close()
     return results
@@ -259,7 +269,7 @@ def store_group(
 def _apply_fresh(
     cur: Any, drv: _Driver,
     batches: Sequence[tuple[str, Sequence[StateChangeIn | HeartbeatIn]]],
-    inserted: set[str], now: float,
+    inserted: set[str], now: float, offsets: dict[str, float],
 ) -> list[BatchResult]:
     """Credit new ids to batches, then bring agents, cameras and current faults up to date."""
     results: list[BatchResult] = []
@@ -269,7 +279,9 @@ def _apply_fresh(
         res = BatchResult()
         ar = agent_rows.get(agent)
         if ar is None:
-            ar = agent_rows[agent] = [agent, now, now, None]
+            off = offsets.get(agent)
+            ar = agent_rows[agent] = [agent, now, now, None, off,
+                                      None if off is None else now]
         for it in items:
             if it.event_id in inserted:
                 inserted.discard(it.event_id)  # credit the first batch that carried it
@@ -277,7 +289,7 @@ def _apply_fresh(
                 fresh.append((agent, it))
                 if type(it) is HeartbeatIn:
                     hb = ar[3]
-                    ar[3] = it.t if hb is None else max(hb, it.t)
+                    ar[3] = it.at if hb is None else max(hb, it.at)
             else:
                 res.duplicates.append(it.event_id)
         results.append(res)
@@ -285,32 +297,33 @@ def _apply_fresh(
     drv.upsert(cur, "agents", [tuple(agent_rows[a]) for a in sorted(agent_rows)])
 
     cams: dict[str, str] = {}
-    hb_cams: dict[str, tuple[str, float, dict[str, Any]]] = {}
+    hb_cams: dict[str, tuple[str, float, HeartbeatCamera]] = {}
     latest: dict[tuple[str, str], StateChangeIn] = {}
     for agent, it in fresh:
         if type(it) is StateChangeIn:
             cams[it.camera] = agent
             # Current fault state: the newest event per (camera, fault) wins, whatever order
-            # events arrive in (an outbox replays old events after a network cut).
+            # events arrive in (an outbox replays old events after a network cut). "Newest"
+            # by effective time: a wrong agent clock must not reorder a camera's faults.
             key = (it.camera, it.fault)
             cur_sc = latest.get(key)
-            if cur_sc is None or it.t >= cur_sc.t:
+            if cur_sc is None or it.at >= cur_sc.at:
                 latest[key] = it
         else:
             for cam, info in it.cameras.items():
                 prev = hb_cams.get(cam)
-                if prev is None or it.t >= prev[1]:
-                    hb_cams[cam] = (agent, it.t, info)
+                if prev is None or it.at >= prev[1]:
+                    hb_cams[cam] = (agent, it.at, info)
     drv.upsert(cur, "cameras", [
         (c, c.split("/", 1)[0], cams[c], now, now) for c in sorted(cams)
     ])
     drv.upsert(cur, "heartbeat_cameras", [
-        (cam, cam.split("/", 1)[0], agent, now, now, info["last_frame"], info["status"],
-         info["reference"])
+        (cam, cam.split("/", 1)[0], agent, now, now, info.last_frame, info.status,
+         info.reference)
         for cam, (agent, _t, info) in sorted(hb_cams.items())
     ])
     drv.upsert(cur, "camera_faults", [
-        (sc.camera, sc.fault, sc.state, sc.t, sc.event_id, sc.confidence, sc.severity,
+        (sc.camera, sc.fault, sc.state, sc.at, sc.event_id, sc.confidence, sc.severity,
          sc.evidence)
         for _, sc in sorted(latest.items())
     ])
@@ -328,11 +341,13 @@ class IngestWriter:
         self._thread.start()
 
     async def submit(
-        self, agent: str, items: Sequence[StateChangeIn | HeartbeatIn]
+        self, agent: str, items: Sequence[StateChangeIn | HeartbeatIn],
+        clock_offset: float | None = None,
     ) -> BatchResult:
+        """Store one batch; `clock_offset` is the agent's clock offset measured on it."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[BatchResult] = loop.create_future()
-        self._q.put((agent, items, loop, fut))
+        self._q.put((agent, items, loop, fut, clock_offset))
         return await fut
 
     def close(self) -> None:
@@ -373,7 +388,8 @@ class IngestWriter:
         now = time.time()
         dialect = self.store.dialect
         with self.store.writing() as conn:
-            return store_group(conn, dialect, [(g[0], g[1]) for g in group], now)
+            return store_group(conn, dialect, [(g[0], g[1]) for g in group], now,
+                               {g[0]: g[4] for g in group if g[4] is not None})
 
     def _run(self) -> None:
         stop = False

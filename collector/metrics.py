@@ -3,9 +3,10 @@
 Counters and the latency histogram are per process (sum them over replicas in PromQL). Ticket
 and agent gauges are read from the shared database at scrape time, so every replica reports the
 same fleet-wide value: use max() rather than sum() over replicas for those.
-Labels are bounded sets (fault names, outcomes), never cameras or tokens. The one exception is
-the out-of-scope counter, labelled by agent id: only an authenticated agent can move it, so its
-label values are bounded by the agent tokens an admin issued, and "which agent" is the point.
+Labels are bounded sets (fault names, outcomes), never cameras or tokens. Agent ids label two
+series only, both bounded by the agent tokens an admin issued (636 edge boxes): the
+out-of-scope counter ("which agent" is the point) and the clock-offset gauge (an agent id is
+not a secret).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy import func, select
 
 from collector.schema import agents, ticket_faults, tickets
 from collector.store import Store
-from pipeline.events import FAULTS
+from contract import FAULTS
 
 # `_created` series double the exposition for no use on a dashboard.
 disable_created_metrics()
@@ -47,6 +48,8 @@ class _DbGauges(Collector):
             seen = conn.execute(select(func.count()).select_from(agents).where(
                 agents.c.last_contact >= now - self.silent_after)).scalar_one()
             total = conn.execute(select(func.count()).select_from(agents)).scalar_one()
+            offsets = conn.execute(select(agents.c.id, agents.c.clock_offset).where(
+                agents.c.clock_offset.is_not(None)).order_by(agents.c.id)).all()
         g = GaugeMetricFamily(
             "lenswatch_collector_open_tickets",
             "Tickets not yet closed that include this fault (fleet-wide, from the database).",
@@ -63,6 +66,15 @@ class _DbGauges(Collector):
         a.add_metric(["seen"], int(seen))
         a.add_metric(["silent"], int(total) - int(seen))
         yield a
+        o = GaugeMetricFamily(
+            "lenswatch_collector_agent_clock_offset_seconds",
+            "Receipt time minus the agent's send-time header on its last POST: how far its "
+            "clock is behind the collector's (negative: ahead). Alert on abs() > 300.",
+            labels=["agent"],
+        )
+        for agent_id, off in offsets:
+            o.add_metric([agent_id], float(off))
+        yield o
 
 
 class Metrics:

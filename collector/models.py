@@ -1,7 +1,9 @@
 """Pydantic models for request bodies and for the published OpenAPI document.
 
-The ingest body is parsed by hand (collector.validate) so that one bad event is rejected on its
-own; these models describe the same contract for OpenAPI readers and for schemathesis.
+The ingest body is parsed by hand (`contract.wire`) so that one bad event is rejected on its
+own; these models describe the same contract, from the same names and patterns, for OpenAPI
+readers and for schemathesis. They describe what an agent of this contract version sends
+(unknown fields refused); a newer agent's optional fields are ignored (see `contract`).
 """
 
 from __future__ import annotations
@@ -10,24 +12,28 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.events import FAULTS, SEVERITIES, STATES
+from contract import CAMERA_STATUSES, CONTRACT_VERSION, FAULTS, SEVERITIES, STATES
+from contract.names import AGENT_PATTERN, CAMERA_PATTERN
 
 FaultName = Literal[FAULTS]  # type: ignore[valid-type]
+CameraStatus = Literal[CAMERA_STATUSES]  # type: ignore[valid-type]
 StateName = Literal[STATES]  # type: ignore[valid-type]
 SeverityName = Literal[SEVERITIES]  # type: ignore[valid-type]
 
 
 class StateChangeEvent(BaseModel):
+    """`contract.StateChange` on the wire."""
+
     model_config = ConfigDict(extra="forbid")
     kind: Literal["state_change"] = "state_change"
     event_id: str = Field(description="UUID (canonical lowercase); stored once however often sent",
                           json_schema_extra={"format": "uuid"})
-    camera: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}/[A-Za-z0-9_./-]{1,63}$",
-                        examples=["c0417/cam03"])
+    camera: str = Field(pattern=CAMERA_PATTERN, examples=["c0417/cam03"])
     fault: FaultName
     state: StateName
-    t: str = Field(description="ISO-8601 UTC, e.g. 2026-11-27T06:30:00.120Z",
-                   json_schema_extra={"format": "date-time"})
+    t: str = Field(description="ISO-8601 UTC on the agent's clock, e.g. "
+                   "2026-11-27T06:30:00.120Z; stored whatever the clock's error (see "
+                   "docs/collector.md, Clocks)", json_schema_extra={"format": "date-time"})
     confidence: float = Field(ge=0, le=1)
     severity: SeverityName
     evidence: dict[str, Any] = Field(default_factory=dict)
@@ -35,25 +41,32 @@ class StateChangeEvent(BaseModel):
 
 
 class HeartbeatCamera(BaseModel):
+    """`contract.HeartbeatCamera` on the wire."""
+
     model_config = ConfigDict(extra="forbid")
-    status: str = Field("ok", description="'ok' or a fault name")
+    status: CameraStatus = Field("ok", description="'ok' or a fault name")
     faults: list[FaultName] = Field(default_factory=list)
     last_frame: str | None = Field(None, json_schema_extra={"format": "date-time"})
     reference: str | None = Field(None, description="base64 JPEG reference view (optional)")
 
 
 class HeartbeatEvent(BaseModel):
+    """`contract.Heartbeat` on the wire."""
+
     model_config = ConfigDict(extra="forbid")
     kind: Literal["heartbeat"]
     event_id: str = Field(json_schema_extra={"format": "uuid"})
-    agent: str
+    agent: str = Field(pattern=AGENT_PATTERN)
     t: str = Field(json_schema_extra={"format": "date-time"})
     cameras: dict[str, HeartbeatCamera] = Field(default_factory=dict)
 
 
 class EventBatch(BaseModel):
+    __doc__ = (f"A batch of events (contract version {CONTRACT_VERSION}). Send the headers "
+               "X-Lenswatch-Contract (version) and X-Lenswatch-Sent-At (ISO-8601 UTC send time)"
+               "; each event is judged alone.")
     model_config = ConfigDict(extra="forbid")
-    agent: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", examples=["c0417"])
+    agent: str = Field(pattern=AGENT_PATTERN, examples=["c0417"])
     events: list[StateChangeEvent | HeartbeatEvent] = Field(max_length=1000)
 
 

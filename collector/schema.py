@@ -60,6 +60,10 @@ agents = Table(
     Column("first_seen", Double, nullable=False),
     Column("last_contact", Double, nullable=False),
     Column("last_heartbeat", Double),
+    # The agent's clock offset (receipt minus its send-time header, seconds; positive: the
+    # agent's clock is behind) and when it was last measured; NULL until it sends the header.
+    Column("clock_offset", Double),
+    Column("clock_offset_at", Double),
 )
 
 cameras = Table(

@@ -13,7 +13,7 @@ before storage, so nothing an out-of-scope event carries ever reaches the databa
 from __future__ import annotations
 
 from collector.auth import Principal
-from collector.validate import HeartbeatIn, StateChangeIn
+from contract.wire import HeartbeatIn, StateChangeIn
 
 
 def _allowed(who: Principal) -> str:

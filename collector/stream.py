@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
+import math
 import time
 from typing import Any
 
@@ -25,6 +25,7 @@ from sqlalchemy import select
 from collector.ingest import max_seq
 from collector.schema import events
 from collector.store import Store
+from contract.wire import read_stored_json
 
 log = logging.getLogger("lenswatch.collector.stream")
 
@@ -39,16 +40,29 @@ _COLS = (events.c.seq, events.c.event_id, events.c.camera, events.c.compound, ev
 
 
 def event_row_to_dict(row: Any) -> dict[str, Any]:
+    """One stored state change as the API, the stream and the pages show it.
+
+    Evidence is re-checked on the way out: rows stored by a collector that did not yet
+    refuse poisoned evidence (500 levels deep, NaN) must not fail the whole page or stream
+    that holds them, so such evidence is replaced by `{}` and `evidence_error` says why."""
     # Mapping access: `Row.t` is SQLAlchemy's typed-tuple accessor, not our column "t".
     r = row._mapping
-    return {
+    evidence, problem = read_stored_json(r["evidence"])
+    out = {
         "seq": r["seq"], "event_id": r["event_id"], "camera": r["camera"],
         "compound": r["compound"], "fault": r["fault"], "state": r["state"], "t": r["t"],
-        "received_at": r["received_at"], "confidence": r["confidence"],
-        "severity": r["severity"],
-        "evidence": json.loads(r["evidence"]) if r["evidence"] else {}, "agent": r["agent"],
+        "received_at": r["received_at"], "confidence": _finite(r["confidence"]),
+        "severity": r["severity"], "evidence": evidence, "agent": r["agent"],
         "has_snapshot": bool(r["has_snapshot"]),
     }
+    if problem:
+        out["evidence_error"] = problem
+    return out
+
+
+def _finite(x: float | None) -> float | None:
+    # JSON answers refuse NaN; a stored one (an older collector) is shown as null.
+    return x if x is None or math.isfinite(x) else None
 
 
 class Subscriber:

@@ -21,7 +21,6 @@ import random
 import signal
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,6 +28,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from contract import (
+    DEFAULT_SEVERITY,
+    PICTURE_FAULTS,
+    Heartbeat,
+    HeartbeatCamera,
+    StateChange,
+    iso_utc,
+)
 from edge_agent.camera_state import CameraStateStore
 from edge_agent.config import AgentConfig, CameraConfig
 from edge_agent.metrics import AgentMetrics, StatusServer
@@ -36,7 +43,6 @@ from edge_agent.outbox import Outbox
 from edge_agent.redact import scrub
 from edge_agent.sources import Frame, SourceError, open_source
 from edge_agent.uplink import Uplink
-from pipeline.events import DEFAULT_SEVERITY, PICTURE_FAULTS, StateChange, iso_utc
 from pipeline.monitor import Monitor, Sample
 
 log = logging.getLogger("lenswatch.agent")
@@ -613,17 +619,13 @@ class Agent:
 
     def heartbeat(self) -> dict[str, Any]:
         """The periodic summary the collector uses to know the agent and its cameras live."""
-        cams: dict[str, Any] = {}
+        cams: dict[str, HeartbeatCamera] = {}
         with self._lock:
             for key, st in self.cameras.items():
                 faults = sorted(st.faults)
                 status = "signal_loss" if st.signal_lost else (faults[0] if faults else "ok")
-                cams[key] = {
-                    "status": status, "faults": faults,
-                    "last_frame": iso_utc(st.last_frame_wall) if st.last_frame_wall else None,
-                }
-        return {"kind": "heartbeat", "event_id": str(uuid.uuid4()), "agent": self.cfg.agent_id,
-                "t": iso_utc(time.time()), "cameras": cams}
+                cams[key] = HeartbeatCamera(status, faults, st.last_frame_wall or None)
+        return Heartbeat(self.cfg.agent_id, time.time(), cams).to_dict()
 
     def _refresh_gauges(self) -> None:
         now = time.monotonic()

@@ -18,9 +18,9 @@ from typing import Any, TextIO
 
 import av
 
+from contract import StateChange
 from edge_agent.config import CameraConfig
 from edge_agent.sources import Frame, SourceError, is_network, mask_url, open_source
-from pipeline.events import PICTURE_FAULTS, StateChange
 from pipeline.health import HealthSettings
 from pipeline.monitor import Monitor, Sample
 
@@ -43,7 +43,7 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                    help="write a JPEG of each raised fault's moment into DIR")
     p.add_argument("--sample-interval", type=float, default=DEFAULT_SAMPLE_INTERVAL,
                    help="seconds between analysed pictures (default %(default)s)")
-    p.add_argument("--faults", default=",".join(PICTURE_FAULTS),
+    p.add_argument("--faults", default=",".join(HealthSettings().faults),
                    help="comma-separated faults to check (default: all)")
     p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                    help="progress bar on stderr (auto: when stderr is a terminal)")

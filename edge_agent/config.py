@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from contract import FAULTS, PICTURE_FAULTS, STREAM_FAULTS
 from edge_agent.redact import register_secret
-from pipeline.events import FAULTS, PICTURE_FAULTS, STREAM_FAULTS
 
 MODES = ("auto", "continuous", "patrol")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.events import StateChange
+from contract import StateChange
 
 log = logging.getLogger("lenswatch.agent.outbox")
 

@@ -39,6 +39,7 @@ from typing import Any
 
 import httpx
 
+from contract.wire import send_headers
 from edge_agent.metrics import AgentMetrics
 from edge_agent.outbox import Outbox, Pending
 from edge_agent.redact import scrub
@@ -148,7 +149,10 @@ class Uplink:
 
     def _post(self, body: dict[str, Any]) -> httpx.Response:
         sent = time.time()
-        resp = self._client.post(f"{self.url}/v1/events", json=body)
+        # The contract's headers: version, and this clock's send time (the collector
+        # measures our clock offset from it; see contract.wire).
+        resp = self._client.post(f"{self.url}/v1/events", json=body,
+                                 headers=send_headers(sent))
         self._read_clock(resp, sent, time.time())
         return resp
 

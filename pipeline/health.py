@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from contract import StateChange
 from pipeline import judges as J
 from pipeline import measures as M
 from pipeline.baseline import Baseline, Reference
 from pipeline.detect import Features
-from pipeline.events import StateChange
 from pipeline.hysteresis import Hysteresis
 from pipeline.judges import Context, Verdict
 from pipeline.settings import FaultTiming, HealthSettings

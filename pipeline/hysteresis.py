@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.events import DEFAULT_SEVERITY, StateChange
+from contract import DEFAULT_SEVERITY, StateChange
 from pipeline.frames import snapshot_jpeg
 from pipeline.judges import Verdict
 from pipeline.settings import HealthSettings

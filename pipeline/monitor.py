@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from contract import StateChange
 from pipeline.detect import Detector, shared_detector
-from pipeline.events import StateChange
 from pipeline.frames import half_scale, native_mosaic, thumbnail
 from pipeline.health import CameraHealth, HealthSettings
 

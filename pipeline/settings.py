@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipeline.events import PICTURE_FAULTS
+from contract import PICTURE_FAULTS
 
 
 @dataclass(slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from pipeline.events import FAULTS, StateChange, iso_utc
+from contract import FAULTS, StateChange, iso_utc
 
 
 def test_wire_form() -> None:

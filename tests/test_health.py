@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pipeline.events import StateChange
+from contract import StateChange
 from pipeline.health import HealthSettings
 from pipeline.monitor import Monitor, Sample
 from tests.clips import scene

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from contract import StateChange
 from edge_agent.outbox import Outbox
-from pipeline.events import StateChange
 
 
 def _change(camera: str, fault: str, state: str, t: float = 1.0) -> StateChange:

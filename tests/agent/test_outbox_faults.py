@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from contract import StateChange
 from edge_agent.outbox import Outbox
-from pipeline.events import StateChange
 from tests.agent.conftest import PY, ROOT, AgentProc, RealCollector, wait_for
 from tests.agent.test_faults import (
     agent_config,

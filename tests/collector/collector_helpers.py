@@ -113,14 +113,14 @@ def start_server(db: str, tmp: Path, config: str | None = None, *,
 
 
 def iso(ts: float) -> str:
-    from pipeline.events import iso_utc
+    from contract import iso_utc
 
     return iso_utc(ts)
 
 
 def state_change(camera: str = "c0417/cam03", fault: str = "blocked", state: str = "raised",
                  t: float | None = None, **kw: Any) -> dict[str, Any]:
-    from pipeline.events import DEFAULT_SEVERITY, StateChange
+    from contract import DEFAULT_SEVERITY, StateChange
 
     sc = StateChange(camera, fault, state, time.time() if t is None else t,
                      kw.pop("confidence", 0.9),

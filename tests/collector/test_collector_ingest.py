@@ -317,7 +317,7 @@ def test_group_commit_credits_a_shared_event_to_the_first_batch(env):
     """Two agents' batches committed together, both carrying one id (a retried event)."""
     from collector.config import LimitsConfig
     from collector.ingest import store_group
-    from collector.validate import validate_event
+    from contract.wire import validate_event
 
     now = time.time()
     a, b = state_change(), state_change(camera="c0417/cam04")
