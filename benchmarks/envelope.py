@@ -399,7 +399,7 @@ def _case_record(part: str, kind: str, c: Any) -> dict[str, Any]:
 def run(parts: list[str], kinds: list[str], *, quick: bool = False, jobs: int = 2,
         seed: int = 0, out: Path | None = None, encode: bool = True,
         encode_per_family: int = 2, max_quick_encodes: int = 3,
-        progress: bool | None = None) -> dict[str, Any]:
+        families: set[str] | None = None, progress: bool | None = None) -> dict[str, Any]:
     """Run the envelope; returns {"meta", "cases", "summary"} (also written to `out`)."""
     wall0 = time.monotonic()
     cpu0 = time.process_time()
@@ -413,6 +413,8 @@ def run(parts: list[str], kinds: list[str], *, quick: bool = False, jobs: int = 
             print(f"envelope: {exc}", file=sys.stderr)
     jobs_list = [(p, k) for p in available for k in kinds]
     _init_worker(jobs_list, quick, seed)
+    if families:
+        _STATE["cases"] = {k: c for k, c in _STATE["cases"].items() if c.family in families}
     cases = _STATE["cases"]
     tasks: list[tuple[str, tuple]] = []
     enc_dir = (out or ROOT / "benchmarks" / "out" / "envelope") / "clips"
@@ -747,6 +749,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "report" / "envelope")
+    ap.add_argument("--family", action="append", metavar="FAMILY",
+                    help="only this family (repeatable), e.g. --family foliage")
     ap.add_argument("--no-encode", action="store_true",
                     help="skip the encoded clips and the analyze run over them")
     ap.add_argument("--encode-per-family", type=int, default=2,
@@ -756,7 +760,8 @@ def main(argv: list[str] | None = None) -> int:
     parts = list(PARTS) if args.part == "both" else [args.part]
     kinds = list(KINDS) if args.kind == "all" else [args.kind]
     rep = run(parts, kinds, quick=args.quick, jobs=args.jobs, seed=args.seed, out=args.out,
-              encode=not args.no_encode, encode_per_family=args.encode_per_family)
+              encode=not args.no_encode, encode_per_family=args.encode_per_family,
+              families=set(args.family) if args.family else None)
     meta = rep["meta"]
     print(f"envelope: {len(rep['cases'])} cases, wall {meta['wall_s']:.0f} s, CPU "
           f"{meta['cpu_s']:.0f} s -> {args.out / 'envelope.md'}")
