@@ -417,7 +417,8 @@ def run(parts: list[str], kinds: list[str], *, quick: bool = False, jobs: int = 
         _STATE["cases"] = {k: c for k, c in _STATE["cases"].items() if c.family in families}
     cases = _STATE["cases"]
     tasks: list[tuple[str, tuple]] = []
-    enc_dir = (out or ROOT / "benchmarks" / "out" / "envelope") / "clips"
+    # Encoded clips are scratch (tens of MB), never next to the report that gets committed.
+    enc_dir = ROOT / "benchmarks" / "out" / "envelope_clips"
     enc_dir.mkdir(parents=True, exist_ok=True)
     to_encode: list[tuple[str, str, str]] = []
     for part, kind in jobs_list:
