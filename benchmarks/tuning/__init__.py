@@ -31,7 +31,7 @@ BITRATES = {(704, 576): (500, 1500), (640, 360): (250, 800), (1280, 720): (1000,
 
 @dataclass
 class Case:
-    """One clip of the envelope (see ENVELOPE.md for every field's meaning)."""
+    """One clip of the envelope (benchmarks/ENVELOPE.md, "Case fields", says what each means)."""
 
     name: str
     family: str
