@@ -251,6 +251,12 @@ class LongRenderer:
         out = R.apply_sensor(img, st, self.noise, as_uint8=True)
         low = self._in(self.lowrate, hours)
         if low:
-            ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, low[2]])
-            out = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+            # A camera compresses its own, larger picture and the agent scales it down to the
+            # thumbnail, which averages most blocking away: so the blocks are made at twice
+            # the thumbnail's size and scaled down, not stamped onto the thumbnail itself
+            # (that, tried first, was far harsher than any stream and read as blur).
+            big = cv2.resize(out, (2 * self.w, 2 * self.h), interpolation=cv2.INTER_LINEAR)
+            ok, buf = cv2.imencode(".jpg", big, [cv2.IMWRITE_JPEG_QUALITY, low[2]])
+            out = cv2.resize(cv2.imdecode(buf, cv2.IMREAD_COLOR), (self.w, self.h),
+                             interpolation=cv2.INTER_AREA)
         return out
