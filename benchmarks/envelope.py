@@ -45,7 +45,8 @@ KINDS = ("sweep", "long", "slow")
 #: agent's cameras do, which is about twice as cheap per sample as one at a time.
 BATCH = {"sweep": 8, "long": 20, "slow": 12}
 #: Strength units where a smaller value is the stronger fault (a darker picture).
-DESCENDING_UNITS = frozenset({"level", "light_level", "brightness", "residual"})
+DESCENDING_UNITS = frozenset({"level", "light_level", "brightness", "residual", "luma",
+                              "mean_luma", "lux"})
 SLOW_GRACE_S = 3600.0  # a slow onset counts when raised within an hour of `due`
 
 
