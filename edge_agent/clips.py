@@ -74,7 +74,8 @@ def _paint_fault(frame: np.ndarray, kind: str, k: int, rng: np.random.Generator)
 
 def encode_h264(path: str | Path, frames: Iterable[np.ndarray], *, fps: int,
                 gop_seconds: float = 2.0, crf: int = 28, preset: str = "ultrafast",
-                slices: int = 1) -> Path:
+                slices: int = 1, bitrate_kbps: int | None = None,
+                hevc: bool | None = None) -> Path:
     """Encode BGR uint8 pictures as an Annex-B H.264 stream the RTSP server can loop, or
     H.265 when the file name ends in .h265 or .hevc (as many newer cameras send).
 
@@ -82,13 +83,22 @@ def encode_h264(path: str | Path, frames: Iterable[np.ndarray], *, fps: int,
     slice threading would split every picture into slices that RTP then delivers as separate
     packets. `slices` > 1 asks for exactly that, as some cameras send. Written to a temporary
     name first, so an interrupted run leaves no half clip.
+
+    A name ending in .mp4 or .mkv gets that container (timestamps at `fps`, which a raw
+    stream lacks: FFmpeg reads raw H.264 at 25 fps), with `hevc` choosing the codec.
+    `bitrate_kbps` encodes at a constant bit rate (a camera's setting) instead of `crf`.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part")
     gop = max(1, round(gop_seconds * fps))
-    hevc = path.suffix.lower() in (".h265", ".hevc")
-    with av.open(str(tmp), "w", format="hevc" if hevc else "h264") as out:
+    container = {".mp4": "mp4", ".mkv": "matroska"}.get(path.suffix.lower())
+    if hevc is None:
+        hevc = path.suffix.lower() in (".h265", ".hevc")
+    rate = ({"crf": str(crf)} if bitrate_kbps is None else
+            {"b": f"{bitrate_kbps}k", "maxrate": f"{bitrate_kbps}k",
+             "bufsize": f"{2 * bitrate_kbps}k"})
+    with av.open(str(tmp), "w", format=container or ("hevc" if hevc else "h264")) as out:
         st = None
         for img in frames:
             if st is None:
@@ -103,10 +113,10 @@ def encode_h264(path: str | Path, frames: Iterable[np.ndarray], *, fps: int,
                               "repeat-headers=1:log-level=error")
                     if slices > 1:
                         params += f":slices={slices}"
-                    st.codec_context.options = {"preset": preset, "crf": str(crf),
+                    st.codec_context.options = {"preset": preset, **rate,
                                                 "x265-params": params}
                 else:
-                    st.codec_context.options = {"preset": preset, "crf": str(crf), "bf": "0",
+                    st.codec_context.options = {"preset": preset, **rate, "bf": "0",
                                                 "keyint_min": str(gop), "sc_threshold": "0",
                                                 "repeat-headers": "1"}
                     if slices > 1:

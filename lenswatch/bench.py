@@ -71,6 +71,13 @@ def _steps() -> list[Step]:
              lambda a, o: ["--data", str(data / "accuracy"), "--out", str(o / "accuracy.md"),
                            "--analyze-cmd", f"{sys.executable} -m lenswatch.cli analyze"],
              needs=("make_dataset",)),
+        # Short by default (a few cases per family, both parts); --envelope-full runs every
+        # sweep, the 300 camera-hours of healthy drift and the slow onsets (an hour or more).
+        Step("envelope", "envelope", "Detection envelope: recall against strength per family",
+             lambda a, o: ["--part", "both", "--out", str(o / "envelope"),
+                           *(["--kind", "all"] if getattr(a, "envelope_full", False)
+                             and not a.quick else ["--kind", "sweep", "--quick"])],
+             timeout=4 * 3600),
         Step("collector", "collector_load", "Collector load: 636 agents, SQLite/PostgreSQL",
              lambda a, o: (["--db", "sqlite", "--duration", "8", "--max-duration", "4"]
                            if a.quick else [])),
@@ -145,10 +152,15 @@ def _collect(step: Step, out: Path, since: float) -> None:
     """Read what a benchmark left: its Markdown, and structured results newer than `since`."""
     assert step.log is not None
     md_file = out / f"{step.name}.md"
+    if step.name == "envelope":
+        md_file = out / "envelope" / "envelope.md"
     text = md_file.read_text() if md_file.exists() else step.log.read_text()
     # Keep the Markdown part of what the benchmark printed: from its first heading or table.
     m = re.search(r"^(#|\|)", text, re.M)
     step.markdown = text[m.start():] if m else ""
+    if step.name == "envelope":  # its plots sit in its own directory
+        step.markdown = re.sub(r"\]\((recall_[^)]+\.png)\)", r"](envelope/\1)",
+                               step.markdown)
     if step.name == "latency":
         js = ROOT / "benchmarks" / "data" / "fault_latency.json"
         if js.exists() and js.stat().st_mtime >= since:
@@ -306,7 +318,9 @@ def render_report(steps: list[Step], plots: list[tuple[str, str]], args: argpars
                    Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("model name"))
     lines = ["# lenswatch benchmark report", "",
              f"Command: `lenswatch bench{' --quick' if args.quick else ''}"
-             f"{' --reuse' if args.reuse else ''}`; box: {cpu}, "
+             f"{' --reuse' if args.reuse else ''}"
+             f"{' --envelope-full' if getattr(args, 'envelope_full', False) else ''}`; box: "
+             f"{cpu}, "
              f"{os.cpu_count()} cores (shared); "
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", "",
              "| benchmark | status | seconds |", "|---|---|---:|"]
@@ -375,6 +389,9 @@ def add_subcommands(subparsers: Any) -> None:
     p.add_argument("--out", default="benchmarks/report", help="report directory")
     p.add_argument("--reuse", action="store_true",
                    help="redraw the report from the last run's outputs, measure nothing")
+    p.add_argument("--envelope-full", action="store_true",
+                   help="the full detection envelope (every sweep, 300 camera-hours of "
+                        "healthy drift, slow onsets; hours of CPU) instead of its quick run")
     p.add_argument("--only", nargs="+", choices=[s.name for s in _steps()],
                    help="run only these benchmarks")
     p.set_defaults(func=run_bench)
