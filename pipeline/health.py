@@ -130,7 +130,8 @@ class CameraHealth:
             elif fault == "blur":
                 v = J.NO if dim else J.blur(ctx, b, ref, s)
             elif fault == "ripple":
-                v = self._ripple(f, b, s, first_sample, self.hysteresis.active("ripple"))
+                v = self._ripple(f, b, s, first_sample, self.hysteresis.active("ripple"),
+                                 ctx.calm())
             elif fault == "moved":
                 v = J.moved(ctx, ref, s, _REGISTER)
             else:  # pragma: no cover - HealthSettings rejects unknown faults

@@ -92,6 +92,12 @@ class Context:
             lit=(f.mean >= s.lit_cell) & (ref.mean >= s.lit_cell),
         )
 
+    def calm(self) -> bool:
+        """The view is as the baseline knows it: layout, sharpness and detail all kept."""
+        rel = self.reliable
+        sim = M.median(self.similarity[rel]) if rel.sum() >= 6 else 1.0
+        return self.layout >= 0.9 and 0.85 <= self.sharpness <= 1.2 and sim >= 0.6
+
     def dim(self, s: HealthSettings) -> bool:
         """On the way to dark: too little light left for fine detail or sensor noise to
         survive the encoder, so softness and stillness mean nothing."""
@@ -342,7 +348,10 @@ class RippleJudge:
         self.runs: dict[str, tuple[tuple[int, ...], int]] = {}
 
     def __call__(self, f: Features, b: Baseline, s: HealthSettings, first_sample: bool,
-                 active: bool) -> Verdict:
+                 active: bool, calm: bool = True) -> Verdict:
+        """`calm`: the rest of the view is as the baseline knows it (no cover, softness or
+        move under way). A weaker steady peak counts only then: a view that changes under
+        a fault reshapes its whole spectrum, and some bin always rises by chance."""
         floor = min(s.ripple_peak_faint, s.ripple_peak_hold)
         best: tuple[float, str, tuple[int, ...]] = (-np.inf, "", ())
         found: tuple[float, str, tuple[int, ...]] | None = None
@@ -368,10 +377,11 @@ class RippleJudge:
                                             for a, c in zip(idx, last[0], strict=True))
             run = last[1] + 1 if same and last is not None else 1
             self.runs[key] = (idx, run)
+            weak_ok = (calm or active) and key != "spec_drift"
             ok = (score >= s.ripple_peak
-                  or (run >= 2 and score >= (s.ripple_peak_hold if active
-                                             else s.ripple_peak_steady))
-                  or (run >= 3 and score >= s.ripple_peak_faint
+                  or (weak_ok and run >= 2 and score >= (s.ripple_peak_hold if active
+                                                         else s.ripple_peak_steady))
+                  or (weak_ok and run >= 3 and score >= s.ripple_peak_faint
                       and not _near_nyquist(key, idx)))
             if ok and (found is None or score > found[0]):
                 found = (score, key, idx)

@@ -54,7 +54,7 @@ class HealthSettings:
     # reliable (band-pass energy >= `detail_energy`, well above sensor noise, in cells lit to
     # `lit_cell` grey levels), less than `covered_visible` of that detail still shows, while
     # the best-seen quarter of the view keeps at least `intact_gain` of it.
-    covered_visible: float = 0.5
+    covered_visible: float = 0.62
     intact_gain: float = 0.6
     detail_energy: float = 2.0
     lit_cell: float = 20.0
