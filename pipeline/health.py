@@ -172,6 +172,10 @@ def _one_cause(out: dict[str, Verdict]) -> dict[str, Verdict]:
     # No light: nothing else can be judged, and a dark picture looks soft and still.
     if _held(out, "dark"):
         silence("blocked", "blur", "ripple", "moved", "frozen")
+    # Interference over the whole picture moves with its bars and would register as a
+    # shifted view: the stripes are the cause.
+    if _held(out, "ripple"):
+        silence("moved")
     # A camera that points elsewhere shows a view whose detail differs from the baseline's
     # everywhere, which the cover and softness tests would otherwise read as their own.
     if _held(out, "moved"):
