@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import importlib
 import json
 import math
@@ -118,6 +119,7 @@ def _init_worker(jobs: list[tuple[str, str]], quick: bool, seed: int) -> None:
     cv2.setNumThreads(1)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     _STATE["cases"] = {}
+    _STATE["quick"], _STATE["seed"] = quick, seed
     for part, kind in jobs:
         for c in load_part(part).cases(kind, quick=quick, seed=seed):
             _STATE["cases"][(part, kind, c.name)] = c
@@ -174,9 +176,27 @@ def run_chunk(part: str, kind: str, names: list[str]) -> list[dict[str, Any]]:
     total = time.process_time() - t0
     det = max(0.0, total - sum(render_cpu))
     n_all = max(1, sum(samples_n))
-    return [{"name": c.name, "events": ev, "samples": n, "render_cpu_s": round(rc, 3),
-             "pipeline_cpu_s": round(det * n / n_all, 3)}
-            for c, ev, n, rc in zip(cs, events, samples_n, render_cpu, strict=True)]
+    out = [{"name": c.name, "events": ev, "samples": n, "render_cpu_s": round(rc, 3),
+            "pipeline_cpu_s": round(det * n / n_all, 3)}
+           for c, ev, n, rc in zip(cs, events, samples_n, render_cpu, strict=True)]
+    # A rendered case keeps its scene frames and masks (hundreds of MB at 1080p): let them
+    # go once its samples are taken, or a worker grows by every case it has run.
+    if mp.current_process().name != "MainProcess":  # the main process scores from them
+        for n in names:
+            _STATE["cases"].pop((part, kind, n), None)
+        del cs
+        gc.collect()
+    return out
+
+
+def _case(part: str, kind: str, name: str) -> Any:
+    """A case by name; rebuilt if this worker already ran and released it."""
+    key = (part, kind, name)
+    if key not in _STATE["cases"]:
+        for c in load_part(part).cases(kind, quick=_STATE["quick"], seed=_STATE["seed"]):
+            if c.name == name:
+                _STATE["cases"][key] = c
+    return _STATE["cases"][key]
 
 
 def _event(fault: str, state: str, t: float, conf: float, evidence: dict[str, Any]
@@ -190,7 +210,7 @@ def encode_case(part: str, kind: str, name: str, out_dir: str) -> dict[str, Any]
     """Render every frame of a case at its fps and encode it as the camera would."""
     from edge_agent.clips import encode_h264
 
-    c = _STATE["cases"][(part, kind, name)]
+    c = _case(part, kind, name)
     fps = int(round(c.fps))
     n = int(c.duration * fps)
     safe = name.replace("/", "__")
