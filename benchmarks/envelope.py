@@ -658,7 +658,8 @@ def render_markdown(report: dict[str, Any], plots: list[tuple[str, str]]) -> str
                   "|---|---|---:|---:|---:|---|---|---|"]
             for r in slow:
                 s = r["score"]
-                raised = (None if s["latency"] is None else (r["onset"] + s["latency"]) / 3600)
+                lat = s["latency"] if s["latency"] is not None else s["late"]
+                raised = None if lat is None else (r["onset"] + lat) / 3600
                 L.append(f"| `{r['name']}` | {r['fault']} | {r['onset'] / 3600:.2f} | "
                          f"{r['due'] / 3600:.2f} | {_fmt(raised, 2)} | "
                          f"{'yes' if s['hit'] else 'no'} | {', '.join(s['wrong']) or '–'} | "
