@@ -55,6 +55,7 @@ class Context:
     brightness_ref: float      # the baseline's mean luma
     bp: np.ndarray             # band-pass half-scale picture now
     similarity: np.ndarray     # band-pass correlation with the reference view per cell
+    softness: np.ndarray       # band-pass energy over the reference's (amplitude, light-normalised)
     visible: np.ndarray        # share of the reference's detail still seen, over the view's
     gain: float                # ... of the best-seen quarter of the view, brightness-normalised
     reliable: np.ndarray       # cells whose reference detail stands well above sensor noise
@@ -66,7 +67,7 @@ class Context:
         tex = M.texture(f)
         sharp = M.sharpness(f, b.tex, s.textured_cell)
         bp = M.band_pass(M.half_picture(f))
-        sim, _, share = M.structure(bp, ref.bp, ref.energy)
+        sim, energy, share = M.structure(bp, ref.bp, ref.energy)
         brightness = float(f.mean.mean())
         reliable = (ref.energy >= s.detail_energy) & (ref.mean >= s.lit_cell)
         # Light and gain change the amplitude of all detail alike: take the view's own gain
@@ -86,6 +87,8 @@ class Context:
             brightness_ref=b.brightness,
             bp=bp,
             similarity=sim,
+            softness=np.sqrt(energy / np.maximum(ref.energy, 1e-3))
+            * (ref.brightness + 12.0) / (brightness + 12.0),
             visible=share / max(gain, 0.05),
             gain=gain * (ref.brightness + 12.0) / (brightness + 12.0),
             reliable=reliable,
@@ -135,7 +138,9 @@ def blocked(f: Features, ctx: Context | None, b: Baseline, s: HealthSettings) ->
     if n_rel >= 12 and ctx.gain >= s.intact_gain:
         part = (ctx.visible < s.covered_visible) & rel
         pfrac = float(part.sum()) / n_rel
-        if pfrac >= s.blocked_fraction:
+        # ... and what replaced it is soft (a near-lens object is far out of focus), not the
+        # sharp street behind someone who stood there while the reference was learned.
+        if pfrac >= s.blocked_fraction and M.median(ctx.softness[part]) < s.cover_soft:
             mask = part.reshape(GRID_H, GRID_W)
             return Verdict(True, min(0.95, 0.6 + 0.5 * pfrac), {
                 "covered_fraction": round(pfrac, 3),

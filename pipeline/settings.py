@@ -55,6 +55,7 @@ class HealthSettings:
     # `lit_cell` grey levels), less than `covered_visible` of that detail still shows, while
     # the best-seen quarter of the view keeps at least `intact_gain` of it.
     covered_visible: float = 0.62
+    cover_soft: float = 0.8           # detail amplitude of the covered cells vs the reference
     intact_gain: float = 0.6
     detail_energy: float = 2.0
     lit_cell: float = 20.0
