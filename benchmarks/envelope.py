@@ -62,7 +62,7 @@ def analyze_defaults() -> tuple[Any, float]:
     `analyze` (and the agent, whose interval analyze copies) gets; reading the defaults off the
     parser means a change to analyze's defaults (a fault added to its list) reaches here too.
     """
-    from edge_agent import analyze as A
+    from edge_agent import analyze_cli as A
     from pipeline.health import HealthSettings
 
     p = argparse.ArgumentParser()

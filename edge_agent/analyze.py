@@ -1,7 +1,9 @@
 """`lenswatch analyze`: the agent's own decode and pipeline, run over files or stream URLs.
 
 It is how anyone checks the detectors on their own footage, so it must give exactly what the
-agent would: same decoder settings, same sample interval, same HealthSettings defaults.
+agent would: same decoder settings, same sample interval, same HealthSettings defaults. The
+command line is registered by edge_agent.analyze_cli, which imports this module (PyAV,
+OpenCV, ONNX Runtime) only when `analyze` runs.
 Sources are read round-robin so that their frames share detector batches, as the agent's
 cameras do.
 """
@@ -9,7 +11,6 @@ cameras do.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from collections.abc import Iterator
@@ -19,35 +20,12 @@ from typing import Any, TextIO
 import av
 
 from contract import StateChange
-from edge_agent.config import CameraConfig
+from edge_agent.analyze_cli import DEFAULT_SAMPLE_INTERVAL
 from edge_agent.sources import Frame, SourceError, is_network, mask_url, open_source
 from pipeline.health import HealthSettings
 from pipeline.monitor import Monitor, Sample
 
-#: The agent's own default, taken from its config so the two can never drift apart.
-DEFAULT_SAMPLE_INTERVAL: float = next(
-    f.default for f in dataclasses.fields(CameraConfig) if f.name == "sample_interval")
 DEFAULT_BATCH = 16
-
-
-def add_subcommands(sub: argparse._SubParsersAction) -> None:
-    """Register `analyze`."""
-    p = sub.add_parser(
-        "analyze", help="run the detectors over video files or stream URLs",
-        description="Decode each SOURCE as the agent does and print every fault raised or "
-                    "cleared. Exit code 1 if any source could not be read.")
-    p.add_argument("sources", nargs="+", metavar="SOURCE", help="video file or stream URL")
-    p.add_argument("--json", action="store_true",
-                   help="one JSON object per state change (the event contract)")
-    p.add_argument("--snapshots", type=Path, metavar="DIR",
-                   help="write a JPEG of each raised fault's moment into DIR")
-    p.add_argument("--sample-interval", type=float, default=DEFAULT_SAMPLE_INTERVAL,
-                   help="seconds between analysed pictures (default %(default)s)")
-    p.add_argument("--faults", default=",".join(HealthSettings().faults),
-                   help="comma-separated faults to check (default: all)")
-    p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
-                   help="progress bar on stderr (auto: when stderr is a terminal)")
-    p.set_defaults(func=run)
 
 
 def _duration(src: str) -> float | None:

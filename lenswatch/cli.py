@@ -14,7 +14,7 @@ import sys
 from lenswatch import __version__
 
 #: Modules exposing add_subcommands(subparsers), in the order shown by --help.
-PARTS = ("edge_agent.analyze", "edge_agent.cli", "collector.cli", "lenswatch.simulate",
+PARTS = ("edge_agent.analyze_cli", "edge_agent.cli", "collector.cli", "lenswatch.simulate",
          "lenswatch.demo",
          "lenswatch.bench")
 
