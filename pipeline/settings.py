@@ -87,7 +87,7 @@ class HealthSettings:
     ripple_profile_margin: float = 0.3  # extra asked of the (noisier) row/column profiles
     # frozen: the largest cell change below this fraction of the usual change, and below
     # `frozen_abs` grey levels; or the same picture again (`frozen_exact`, 90 % of cells)
-    frozen_rel: float = 0.35
+    frozen_rel: float = 0.2
     frozen_abs: float = 0.6
     frozen_exact: float = 0.02
     overexposed_fraction: float = 0.6
