@@ -39,6 +39,7 @@ STATE_VERSION = 1
 
 #: Shared by every camera: the registration's window and regions are the same for all.
 _REGISTER = M.Registration()
+_ROTATION = M.RotationRegistration()
 
 
 class CameraHealth:
@@ -133,7 +134,7 @@ class CameraHealth:
                 v = self._ripple(f, b, s, first_sample, self.hysteresis.active("ripple"),
                                  ctx.calm())
             elif fault == "moved":
-                v = J.moved(ctx, ref, s, _REGISTER)
+                v = J.moved(f, ctx, ref, s, _REGISTER, _ROTATION)
             else:  # pragma: no cover - HealthSettings rejects unknown faults
                 v = J.NO
             out[fault] = v

@@ -292,8 +292,8 @@ def dark(f: Features, b: Baseline, s: HealthSettings) -> Verdict:
     })
 
 
-def moved(ctx: Context, ref: Reference, s: HealthSettings,
-          register: M.Registration) -> Verdict:
+def moved(f: Features, ctx: Context, ref: Reference, s: HealthSettings,
+          register: M.Registration, rotation: M.RotationRegistration) -> Verdict:
     """The camera points elsewhere: bumped, panned or sagging, against the confirmed view.
 
     Cheap gate first: the view's detail must have changed over a good part of the view
@@ -316,8 +316,16 @@ def moved(ctx: Context, ref: Reference, s: HealthSettings,
     # (a cover leaves part of the view; a registration needs some of it).
     turned_away = (ctx.layout < s.moved_layout and ctx.texture_layout < s.moved_layout
                    and float((ctx.similarity[inf] >= 0.5).mean()) < 0.1)
+    turned = None
     if not ((rigid and far) or turned_away):
-        return Verdict(False, 0.0, {k: round(v, 2) for k, v in reg.items()})
+        # Knocked round by more than the regions can follow: each region turned as well.
+        turned = rotation(ref.half, M.half_picture(f), ref.bp, ctx.bp)
+        if not (abs(turned["rotation_deg"]) >= s.moved_rotation_deg
+                and turned["response"] >= s.moved_rotation_response):
+            return Verdict(False, 0.0, {k: round(v, 2) for k, v in reg.items()})
+        reg = dict(reg, rotation_deg=turned["rotation_deg"], response=turned["response"],
+                   residual_px=0.0)
+        rigid = True
     ev: dict[str, Any] = {k: round(v, 2) for k, v in reg.items()}
     ev["direction"] = _direction(reg) if rigid else "turned to another view"
     ev["changed_fraction"] = round(changed, 3)

@@ -153,6 +153,52 @@ class Registration:
         }
 
 
+class RotationRegistration:
+    """A large rotation of the view (a camera knocked round on its mount), which the four
+    regions' shifts cannot follow: each region turns as well as shifts.
+
+    The amplitude spectrum ignores where the picture is and turns with it, so the angle is
+    a shift along the angle axis of both spectra in polar form (phase correlation again);
+    the reference turned by that angle must then match the picture, which a changed scene
+    does not. On the plain half-scale pictures (the band-pass filter's square response would
+    not turn with them), mean removed, in a round window, on a square centre crop (equal
+    frequency steps both ways). ~0.5 ms, asked only when the regions disagree."""
+
+    N = 96
+    ANGLES = 360
+
+    def __init__(self) -> None:
+        # A round window: a separable one leaves axis-aligned energy in the spectrum, which
+        # does not turn with the picture and pins the estimate at 0 or 90 degrees.
+        yy, xx = np.mgrid[0:self.N, 0:self.N].astype(np.float32) - (self.N - 1) / 2
+        r = np.hypot(xx, yy) / (self.N / 2)
+        self.window = np.where(r < 1, np.cos(np.minimum(r, 1) * np.pi / 2) ** 2, 0
+                               ).astype(np.float32)
+        self.check_window = cv2.createHanningWindow((HALF_W, HALF_H), cv2.CV_32F)
+        self.x0 = (HALF_W - self.N) // 2
+
+    def _polar(self, half: np.ndarray) -> np.ndarray:
+        crop = half[:, self.x0:self.x0 + self.N]
+        crop = (crop - crop.mean()) * self.window
+        mag = np.log1p(np.abs(np.fft.fftshift(np.fft.fft2(crop)))).astype(np.float32)
+        c = self.N / 2
+        return cv2.warpPolar(mag, (self.N // 2, self.ANGLES), (c, c), c,
+                             cv2.WARP_POLAR_LINEAR)
+
+    def __call__(self, ref_half: np.ndarray, half: np.ndarray, ref_bp: np.ndarray,
+                 bp: np.ndarray) -> dict[str, float]:
+        """Rotation in degrees (-90..90) and how well the turned reference's detail then
+        matches the picture's."""
+        (_, dy), _ = cv2.phaseCorrelate(self._polar(ref_half), self._polar(half))
+        angle = float(dy) * 360.0 / self.ANGLES
+        angle = (angle + 90.0) % 180.0 - 90.0  # the spectrum repeats every 180 degrees
+        m = cv2.getRotationMatrix2D((HALF_W / 2, HALF_H / 2), -angle, 1.0)
+        turned = cv2.warpAffine(ref_bp, m, (HALF_W, HALF_H), borderMode=cv2.BORDER_REFLECT)
+        (tx, ty), response = cv2.phaseCorrelate(turned, bp, self.check_window)
+        return {"rotation_deg": angle, "response": float(response),
+                "shift_pct": 100.0 * math.hypot(tx / HALF_W, ty / HALF_H)}
+
+
 def region_name(mask: np.ndarray) -> str:
     """Where in the view a set of cells lies, in words a crew on a ladder can use:
     'top', 'bottom-left', 'whole view', ... (mask is GRID_H x GRID_W booleans)."""

@@ -100,6 +100,9 @@ class HealthSettings:
     moved_residual_px: float = 1.5
     moved_response: float = 0.05
     moved_layout: float = 0.35        # the old whole-layout test, for a view turned away
+    # ... or, when the regions disagree, the whole view turned by >= `moved_rotation_deg`
+    # and the reference turned so matches the picture (phase-correlation response)
+    moved_rotation_response: float = 0.3
     # dark: the view lost most of its light (mean luma below `dark_level` and below
     # `dark_ratio` of its baseline or reference) and no part of it is lit (90th percentile
     # cell below `dark_lit`): lights out or a failed IR illuminator. A dark car park with
