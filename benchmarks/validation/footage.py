@@ -100,9 +100,56 @@ def photo(name: str) -> np.ndarray:
     return img
 
 
+#: The one continuous shot of each clip that is used, as [first, end) frame numbers.  A fixed
+#: security camera never cuts to another shot, so an edited clip must not be played whole.
+#: bikes.mp4 (250 frames, 25 fps) is an edited movie clip with cuts before frames 30, 76,
+#: 137, 187 and 242 (mean absolute frame difference 52-84 grey levels there, 2-21 within a
+#: shot).  Its longest shot (76-136: a cyclist behind a car) is hand-held and tracks, moving
+#: ~60 px; the others pan or are too short, except 137-186: a street seen through a fence,
+#: cars passing, on a slow, rigid pan (~0.2 px per frame, 11 px in all), which is
+#: stabilised away below (residual < 0.3 px).  tree.avi and carphone_pristine.mp4 are single
+#: shots from a fixed camera (no cut; drift < 1 px) and are used whole.
+SHOTS: dict[str, tuple[int, int]] = {"bikes.mp4": (137, 187)}
+#: Clips whose shot has a slow camera pan that must be taken out (a fixed camera has none).
+STABILISE = ("bikes.mp4",)
+CUT_LEVEL = 30.0  # mean |frame difference| (grey levels) above which two frames are a cut
+
+
+def cuts(frames: list[np.ndarray] | tuple[np.ndarray, ...]) -> list[int]:
+    """Frame numbers i where a new shot starts (frame i differs wholly from frame i - 1)."""
+    grey = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY).astype(np.float32) for f in frames]
+    return [i for i in range(1, len(grey))
+            if float(np.mean(np.abs(grey[i] - grey[i - 1]))) > CUT_LEVEL]
+
+
+def _stabilise(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """Take a slow camera pan out of a shot: each frame is warped onto the shot's middle frame
+    (tracked corners, a RANSAC similarity fit), then all are cropped to the common area."""
+    ref_i = len(frames) // 2
+    ref = cv2.cvtColor(frames[ref_i], cv2.COLOR_BGR2GRAY)
+    pts = cv2.goodFeaturesToTrack(ref, 400, 0.01, 8)
+    h, w = ref.shape
+    out, worst = [], 0.0
+    for fr in frames:
+        grey = cv2.cvtColor(fr, cv2.COLOR_BGR2GRAY)
+        nxt, st, _ = cv2.calcOpticalFlowPyrLK(ref, grey, pts, None, winSize=(21, 21), maxLevel=3)
+        ok = st[:, 0] == 1
+        m, _ = cv2.estimateAffinePartial2D(pts[ok], nxt[ok], method=cv2.RANSAC,
+                                           ransacReprojThreshold=1.0)
+        if m is None:
+            raise RuntimeError("could not track the shot to stabilise it")
+        worst = max(worst, abs(float(m[0, 2])), abs(float(m[1, 2])))
+        # m maps the reference onto this frame: sampling this frame through m undoes the pan
+        out.append(cv2.warpAffine(fr, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                  borderMode=cv2.BORDER_REPLICATE))
+    b = int(np.ceil(worst)) + 2
+    return [np.ascontiguousarray(f[b:h - b, b:w - b]) for f in out]
+
+
 @functools.lru_cache(maxsize=4)
 def video(name: str, max_frames: int = 48) -> tuple[tuple[np.ndarray, ...], float]:
-    """Up to max_frames evenly spaced frames of a clip, and the time between them (s).
+    """Up to max_frames evenly spaced frames of one continuous, fixed-camera shot of a clip
+    (see SHOTS), and the time between them (s).
 
     Frames are kept at the source size (all three clips are small), so memory stays low
     whatever the output resolution; the camera model scales them per call.
@@ -118,6 +165,13 @@ def video(name: str, max_frames: int = 48) -> tuple[tuple[np.ndarray, ...], floa
     cap.release()
     if not frames:
         raise FileNotFoundError(f"could not decode {name}")
+    a, b = SHOTS.get(name, (0, len(frames)))
+    frames = frames[a:b]
+    found = cuts(frames)
+    if found:  # the file is not the one the shot table was made for
+        raise RuntimeError(f"{name}: frames {a}-{b - 1} contain cuts at {[a + i for i in found]}")
+    if name in STABILISE:
+        frames = _stabilise(frames)
     step = max(1, int(np.ceil(len(frames) / max_frames)))
     kept = tuple(frames[::step])
     for fr in kept:

@@ -43,6 +43,9 @@ class SceneDef:
     crop: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)  # of the source (x0,y0,x1,y1)
     lamps: tuple[tuple[float, float, float], ...] = ()  # (x, y, radius) fractions, lamp nights
     max_width: int = 1920  # largest output width that does not upscale the source absurdly
+    # auto exposure: scale the source so its luma 99th percentile lands here (None: as shot);
+    # for sources far brighter than a camera's AE would expose them (white paper at 255)
+    expose_p99: float | None = None
     source_pkg: str = "opencv-doc 4.6.0 (Debian), examples/data; BSD-3-Clause (OpenCV)"
     about: str = ""
     tags: tuple[str, ...] = field(default_factory=tuple)
@@ -58,7 +61,7 @@ SCENES: dict[str, SceneDef] = {
         SceneDef("tree_ir", "tree.avi", video=True, night="ir", busy=0.0, shake=1.5,
                  max_width=1280, about="the same tree at night, IR mode"),
         SceneDef("bikes", "bikes.mp4", video=True, busy=0.0, source_pkg=_SK, max_width=1280,
-                 about="street traffic, cars and bikes (real video)"),
+                 about="a street seen through a fence, cars passing (real video, one shot)"),
         SceneDef("bikes_night", "bikes.mp4", video=True, night="lamp", busy=0.0,
                  source_pkg=_SK, max_width=1280,
                  lamps=((0.2, 0.1, 0.35), (0.75, 0.05, 0.4), (0.5, 0.7, 0.5)),
@@ -103,11 +106,12 @@ SCENES: dict[str, SceneDef] = {
                  max_width=1280, about="a printed grid on a wall (periodic lines)"),
         SceneDef("tiles", "chessboard.png", outdoor=False, busy=0.5, periodic=True,
                  crop=(0.05, 0.05, 0.95, 0.95), walk_band=(0.8, 0.98), person_h=0.5,
+                 expose_p99=225.0,
                  about="a chequered tiled floor (strongly periodic)"),
         SceneDef("desk", "ela_original.jpg", outdoor=False, busy=0.0, plain=True,
                  max_width=1280, about="a book on a desk (still, plain)"),
         SceneDef("cardtable", "cards.png", outdoor=False, busy=1.0, plain=True,
-                 walk_band=(0.85, 0.99), person_h=0.5, max_width=1280,
+                 walk_band=(0.85, 0.99), person_h=0.5, max_width=1280, expose_p99=225.0,
                  about="an overhead view of a card table (plain, bright)"),
         SceneDef("fruitstall", "fruits.jpg", outdoor=False, busy=1.0, max_width=1280,
                  walk_band=(0.8, 0.99), person_h=0.5, about="a market stall close-up"),
@@ -199,6 +203,22 @@ def _to_world(src: np.ndarray, sd: SceneDef, ww: int, wh: int) -> np.ndarray:
     return _sharpen(out, 0.6 if up > 1.3 else 0.0)
 
 
+def expose(frames: tuple[np.ndarray, ...], sd: SceneDef) -> tuple[np.ndarray, ...]:
+    """The camera's auto exposure on a source that is brighter than any AE would leave it.
+
+    Exposure scales linear light, which (for a power-law gamma) is a plain scale of the 8-bit
+    values too; the gain puts the luma 99th percentile of all frames at ``sd.expose_p99``, so
+    the highlights sit below clipping with room for the light drift and the sensor noise.
+    """
+    if sd.expose_p99 is None:
+        return frames
+    luma = np.concatenate([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY).ravel() for f in frames])
+    gain = sd.expose_p99 / max(1.0, float(np.percentile(luma, 99)))
+    if gain >= 1.0:
+        return frames
+    return tuple(cv2.convertScaleAbs(f, alpha=gain) for f in frames)
+
+
 def _night(img: np.ndarray, sd: SceneDef, seed: int) -> np.ndarray:
     if sd.night == "lamp":
         return night_lamp(img, sd.lamps, np.random.default_rng(seed))
@@ -220,6 +240,7 @@ def world_frames(scene_id: str, w: int, h: int) -> tuple[tuple[np.ndarray, ...],
         src_frames, dt = footage.video(sd.source, 32 if w * h > 500_000 else 48)
     else:
         src_frames, dt = (footage.photo(sd.source),), 1.0
+    src_frames = expose(src_frames, sd)
     # the night relighting is computed at the source's size, then scaled (cheaper).
     out = []
     for fr in src_frames:
