@@ -93,6 +93,12 @@ class Backoff:
         self.attempt = 0
 
 
+#: How often each camera's learned picture is written. The baseline follows the view with a
+#: 10-minute time constant and the reference changes only when relearned, so a few minutes
+#: lose nothing, while writing 64 cameras every heartbeat would wear an edge box's flash
+#: (~25 GB a day); raised faults are the outbox's to keep, not this file's.
+CAMERA_STATE_INTERVAL = 300.0
+
 @dataclass
 class CameraState:
     """What the agent knows about one camera; guarded by Agent._lock."""
@@ -184,6 +190,8 @@ class Agent:
         self._dropped_seen: dict[str, int] = {}
         self._batch_window = min(0.5, 0.25 * min(c.sample_interval for c in cfg.cameras))
         self.camera_states = CameraStateStore(Path(cfg.outbox.path).parent / "camera_state")
+        # The first save soon after start, so a camera's new reference is on disk early.
+        self._next_state_save = time.monotonic() + 60.0
         self._restore_state()
 
     # -- start-up and shutdown --------------------------------------------------------------
@@ -553,8 +561,9 @@ class Agent:
     # -- supervision -------------------------------------------------------------------------
 
     def save_camera_states(self) -> None:
-        """Write every camera's learned picture (at each heartbeat and on stop). A failed
-        write (a full disk) keeps the previous file and is logged once per camera."""
+        """Write every camera's learned picture (every CAMERA_STATE_INTERVAL and on stop). A
+        failed write (a full disk) keeps the previous file and is logged once per camera."""
+        self._next_state_save = time.monotonic() + CAMERA_STATE_INTERVAL
         with self._monitor_lock:
             states = {k: self.monitor.state(k) for k in self.cameras}
         for key, state in states.items():
@@ -583,6 +592,7 @@ class Agent:
                     self.uplink.notify()
                 except Exception:  # noqa: BLE001
                     log.exception("could not store a heartbeat")
+            if time.monotonic() >= self._next_state_save:
                 self.save_camera_states()
 
     def check_signal_loss(self) -> None:

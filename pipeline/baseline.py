@@ -39,7 +39,8 @@ class Reference:
 
     def state(self) -> dict[str, Any]:
         """Plain arrays and numbers, for the agent to keep on disk."""
-        return {"half": self.half, "mean": self.mean, "tex": self.tex,
+        # Half precision: the picture is 8-bit luma averaged, 11 bits of mantissa keep it.
+        return {"half": self.half.astype(np.float16), "mean": self.mean, "tex": self.tex,
                 "brightness": self.brightness, "sharp": self.sharp, "t": self.t}
 
     @classmethod
