@@ -430,6 +430,48 @@ def _tally_key(item: Any, outcome: str) -> tuple[str, str | None, str]:
     return ("state_change", item.fault, outcome)
 
 
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_PROBLEM_JSON = {"application/json": {"schema": _PROBLEM_REF}}
+
+
+def _declare_errors(schema: dict[str, Any]) -> None:
+    """Make the published error responses say what the collector really answers.
+
+    FastAPI documents 422 as its own `HTTPValidationError` (a list of error objects), but the
+    collector's handler answers `{"detail": "<field>: <message>"}` (a Problem, like every other
+    error); it documents a route's extra error responses under the route's own media type
+    (text/plain for /metrics, the CSV export), while errors are always JSON; and it does not
+    know the statuses every route can give: 503 when the database is unreachable, 413 for a
+    body over the limit (the body-size guard), 400 for a body that is not JSON. Found by
+    schemathesis's conformance checks (tests/collector/test_collector_schemathesis.py).
+    """
+    comps = schema.setdefault("components", {}).setdefault("schemas", {})
+    comps.setdefault("Problem", {"title": "Problem", "type": "object", "required": ["detail"],
+                                 "properties": {"detail": {"type": "string",
+                                                           "title": "Detail"}}})
+    for item in schema.get("paths", {}).values():
+        for method, op in item.items():
+            if not isinstance(op, dict) or "responses" not in op:
+                continue
+            responses = op["responses"]
+            for code, resp in responses.items():
+                if code.startswith(("4", "5")):
+                    resp["content"] = _PROBLEM_JSON
+                    if code == "422":
+                        resp["description"] = ("the request does not match the operation; "
+                                               "`detail` names each field and why")
+            responses.setdefault("503", {"description": "the database is unreachable; retry",
+                                         "content": _PROBLEM_JSON})
+            if method in ("post", "put", "patch"):
+                responses.setdefault("413", {"description": "the body is over the size limit",
+                                             "content": _PROBLEM_JSON})
+            if "requestBody" in op:
+                responses.setdefault("400", {"description": "the body is not valid JSON",
+                                             "content": _PROBLEM_JSON})
+    for name in ("HTTPValidationError", "ValidationError"):
+        comps.pop(name, None)
+
+
 def create_app(cfg: CollectorConfig, *, store: Store | None = None,
                run_migrations: bool = True) -> FastAPI:
     """Build the app; background work (writer, stream, sweeper, webhooks) starts in lifespan."""
@@ -579,6 +621,7 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
         comps = schema.setdefault("components", {}).setdefault("schemas", {})
         comps.update(batch.pop("$defs", {}))
         comps["EventBatch"] = batch
+        _declare_errors(schema)
         app.openapi_schema = schema
         return schema
 
@@ -1057,8 +1100,9 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
             return tk.list_tickets(conn, compound=compound, status=status, fault=fault,
                                    limit=limit)
 
-    @app.get("/v1/tickets.csv", responses=_ERR, tags=["crews"],
-             response_class=PlainTextResponse)
+    @app.get("/v1/tickets.csv", tags=["crews"], response_class=Response,
+             responses={**_ERR, 200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+                                      "description": "the tickets as CSV"}})
     def tickets_csv(
         compound: str | None = Query(None, max_length=64),
         status: str | None = Query(None, pattern="^(open|acknowledged|recovered|closed|active)$"),
