@@ -8,14 +8,17 @@ send a picture "31 days ago", and the sweep must count from the collector's rece
 from __future__ import annotations
 
 import base64
+import os
 import time
 import uuid
+from collections.abc import Callable, Iterator
 
 import pytest
 from collector_helpers import iso, state_change
-from sqlalchemy import select, update
+from sqlalchemy import create_engine, select, text, update
 
 from collector.schema import cameras, events
+from collector.store import alembic_config, open_store
 
 DAY = 86400.0
 
@@ -35,7 +38,7 @@ def heartbeat(refs: dict[str, bytes]) -> dict:
                             "reference": b64(ref)} for c, ref in refs.items()}}
 
 
-def wait_for(cond, timeout: float = 20.0) -> bool:
+def wait_for(cond: Callable[[], bool], timeout: float = 20.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if cond():
@@ -145,3 +148,52 @@ def test_only_admins_can_list_the_picture_audit_log(env, role):
     # Exported nowhere else: not in the metrics or the events list.
     m = env.client.get("/metrics", headers=env.h("admin")).text
     assert "operator1" not in m and "picture_views" not in m
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def blank_db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """An empty database (no schema at all), so a test can migrate it step by step."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    from conftest import PG_URL
+
+    schema = f"lwpic_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def test_upgrade_times_existing_reference_pictures_from_first_seen(blank_db_url):
+    """A reference stored before 0004 has no receipt time; it must still expire (early)."""
+    from alembic import command
+
+    store = open_store(blank_db_url, pool_size=1)
+    try:
+        cfg = alembic_config(store.url)
+        with store.write.connect() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0003")
+            conn.commit()
+            conn.execute(text(
+                "INSERT INTO cameras (id, compound, agent, first_seen, last_seen, "
+                "reference_image) VALUES ('c1/a', 'c1', 'c1', 100, 200, 'x'), "
+                "('c1/b', 'c1', 'c1', 100, 200, NULL)"))
+            conn.commit()
+            command.upgrade(cfg, "head")
+            conn.commit()
+            rows = conn.execute(text("SELECT id, reference_at FROM cameras ORDER BY id")).all()
+            assert [tuple(r) for r in rows] == [("c1/a", 100.0), ("c1/b", None)]
+            # And back: the downgrade drops what 0004 added, and the upgrade works again.
+            command.downgrade(cfg, "0003")
+            conn.commit()
+            command.upgrade(cfg, "head")
+            conn.commit()
+    finally:
+        store.dispose()
