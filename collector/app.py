@@ -51,9 +51,11 @@ from collector.models import (
     CommentBody,
     EventBatch,
     IngestResult,
+    PictureView,
     Problem,
     SessionBody,
 )
+from collector.pictures import list_views, record_view, sweep_pictures
 from collector.schema import agents, camera_faults, cameras, commands, events, webhook_deliveries
 from collector.scope import scope_error
 from collector.sessions import (
@@ -428,6 +430,48 @@ def _tally_key(item: Any, outcome: str) -> tuple[str, str | None, str]:
     return ("state_change", item.fault, outcome)
 
 
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_PROBLEM_JSON = {"application/json": {"schema": _PROBLEM_REF}}
+
+
+def _declare_errors(schema: dict[str, Any]) -> None:
+    """Make the published error responses say what the collector really answers.
+
+    FastAPI documents 422 as its own `HTTPValidationError` (a list of error objects), but the
+    collector's handler answers `{"detail": "<field>: <message>"}` (a Problem, like every other
+    error); it documents a route's extra error responses under the route's own media type
+    (text/plain for /metrics, the CSV export), while errors are always JSON; and it does not
+    know the statuses every route can give: 503 when the database is unreachable, 413 for a
+    body over the limit (the body-size guard), 400 for a body that is not JSON. Found by
+    schemathesis's conformance checks (tests/collector/test_collector_schemathesis.py).
+    """
+    comps = schema.setdefault("components", {}).setdefault("schemas", {})
+    comps.setdefault("Problem", {"title": "Problem", "type": "object", "required": ["detail"],
+                                 "properties": {"detail": {"type": "string",
+                                                           "title": "Detail"}}})
+    for item in schema.get("paths", {}).values():
+        for method, op in item.items():
+            if not isinstance(op, dict) or "responses" not in op:
+                continue
+            responses = op["responses"]
+            for code, resp in responses.items():
+                if code.startswith(("4", "5")):
+                    resp["content"] = _PROBLEM_JSON
+                    if code == "422":
+                        resp["description"] = ("the request does not match the operation; "
+                                               "`detail` names each field and why")
+            responses.setdefault("503", {"description": "the database is unreachable; retry",
+                                         "content": _PROBLEM_JSON})
+            if method in ("post", "put", "patch"):
+                responses.setdefault("413", {"description": "the body is over the size limit",
+                                             "content": _PROBLEM_JSON})
+            if "requestBody" in op:
+                responses.setdefault("400", {"description": "the body is not valid JSON",
+                                             "content": _PROBLEM_JSON})
+    for name in ("HTTPValidationError", "ValidationError"):
+        comps.pop(name, None)
+
+
 def create_app(cfg: CollectorConfig, *, store: Store | None = None,
                run_migrations: bool = True) -> FastAPI:
     """Build the app; background work (writer, stream, sweeper, webhooks) starts in lifespan."""
@@ -478,13 +522,16 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
                 log.exception("token refresh failed")
 
     async def _sweeper() -> None:
-        last_prune = 0.0
+        last_prune = last_pictures = 0.0
         while True:
             try:
                 await asyncio.to_thread(sweep_once)
                 if time.time() - last_prune > 600:
                     await asyncio.to_thread(_prune)
                     last_prune = time.time()
+                if time.time() - last_pictures > cfg.picture_sweep_seconds:
+                    await asyncio.to_thread(sweep_pictures_once)
+                    last_pictures = time.time()
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - keep sweeping after a DB hiccup
@@ -494,6 +541,19 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
     def sweep_once(now: float | None = None) -> dict[str, int]:
         with store.writing() as conn:
             return tk.sweep(conn, store.dialect, cfg, now)
+
+    def sweep_pictures_once(now: float | None = None) -> dict[str, int]:
+        """Delete pictures past `picture_retention_days` (personal data; see pictures.py).
+
+        Every replica runs it; the UPDATEs are idempotent, so replicas sweeping together
+        only repeat each other's work.
+        """
+        with store.writing() as conn:
+            done = sweep_pictures(conn, cfg.picture_retention_days, now)
+        if any(done.values()):
+            log.info("picture retention: deleted %(snapshots_deleted)d snapshot(s) and "
+                     "%(references_deleted)d reference picture(s)", done)
+        return done
 
     def _prune() -> None:
         cutoff = time.time() - cfg.heartbeat_retention_days * 86400
@@ -534,6 +594,7 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
     app.state.hub = hub
     app.state.auth = auth
     app.state.sweep_once = sweep_once
+    app.state.sweep_pictures = sweep_pictures_once
     app.add_middleware(_Guard, max_body=cfg.limits.max_body_bytes)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/apidocs", StaticFiles(directory=api_docs_assets()), name="apidocs")
@@ -560,6 +621,7 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
         comps = schema.setdefault("components", {}).setdefault("schemas", {})
         comps.update(batch.pop("$defs", {}))
         comps["EventBatch"] = batch
+        _declare_errors(schema)
         app.openapi_schema = schema
         return schema
 
@@ -916,30 +978,65 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
         with store.reading() as conn:
             return [event_row_to_dict(r) for r in conn.execute(q.limit(limit)).all()]
 
-    def _jpeg_response(b64: str | None, what: str) -> Response:
+    def _serve_picture(request: Request, who: Principal, kind: str, b64: str | None,
+                       camera: str | None, event_id: str | None, picture_at: float | None,
+                       what: str) -> Response:
+        """Serve a stored picture, after writing its audit row (no audit row, no picture).
+
+        `no-store`: a browser or proxy that kept the picture could show it again without the
+        collector knowing, so every view must come here (and be audited).
+        """
         if not b64:
             raise _problem(404, f"no {what} stored")
+        via = "bearer" if request.headers.get("authorization") else "session"
+        with store.writing() as conn:
+            record_view(conn, who, via, kind, camera, event_id, picture_at)
         return Response(base64.b64decode(b64), media_type="image/jpeg",
-                        headers={"Cache-Control": "private, max-age=3600"})
+                        headers={"Cache-Control": "no-store"})
 
-    @app.get("/v1/events/{event_id}/snapshot", responses=_ERR, tags=["operators"],
+    _pic = {**_ERR, 404: {"model": Problem},
+            200: {"content": {"image/jpeg": {"schema": {"type": "string",
+                                                       "format": "binary"}}},
+                  "description": "the JPEG; the view is written to the picture audit log"}}
+
+    @app.get("/v1/events/{event_id}/snapshot", responses=_pic, tags=["operators"],
              response_class=Response)
-    def event_snapshot(event_id: str,
-                       _who: Principal = Depends(auth.require("view_cameras"))) -> Response:
-        """The evidence image an agent attached to a state change, if any."""
+    def event_snapshot(request: Request, event_id: str,
+                       who: Principal = Depends(auth.require("view_cameras"))) -> Response:
+        """The evidence image an agent attached to a state change, if any (audited)."""
         with store.reading() as conn:
-            snap = conn.execute(select(events.c.snapshot).where(
-                events.c.event_id == event_id)).scalar()
-        return _jpeg_response(snap, f"snapshot for event {event_id[:40]}")
+            row = conn.execute(select(events.c.snapshot, events.c.camera,
+                                      events.c.received_at).where(
+                events.c.event_id == event_id)).first()
+        if row is None:
+            raise _problem(404, f"no snapshot for event {event_id[:40]} stored")
+        return _serve_picture(request, who, "snapshot", row.snapshot, row.camera, event_id,
+                              row.received_at, f"snapshot for event {event_id[:40]}")
 
-    @app.get("/v1/reference", responses=_ERR, tags=["operators"], response_class=Response)
-    def camera_reference(camera: str = Query(..., max_length=128),
-                         _who: Principal = Depends(auth.require("view_cameras"))) -> Response:
-        """The camera's reference view as last sent in a heartbeat, if the agent sends one."""
+    @app.get("/v1/reference", responses=_pic, tags=["operators"], response_class=Response)
+    def camera_reference(request: Request, camera: str = Query(..., max_length=128),
+                         who: Principal = Depends(auth.require("view_cameras"))) -> Response:
+        """The camera's reference view as last sent in a heartbeat, if any (audited)."""
         with store.reading() as conn:
-            ref = conn.execute(select(cameras.c.reference_image).where(
-                cameras.c.id == camera)).scalar()
-        return _jpeg_response(ref, f"reference view for {camera}")
+            row = conn.execute(select(cameras.c.reference_image, cameras.c.reference_at).where(
+                cameras.c.id == camera)).first()
+        if row is None:
+            raise _problem(404, f"no reference view for {camera} stored")
+        return _serve_picture(request, who, "reference", row.reference_image, camera, None,
+                              row.reference_at, f"reference view for {camera}")
+
+    @app.get("/v1/audit/pictures", response_model=list[PictureView], responses=_ERR,
+             tags=["admin"])
+    def picture_audit(
+        camera: str | None = Query(None, max_length=128),
+        subject: str | None = Query(None, max_length=64),
+        since: float | None = Query(None, ge=0, le=1e11, description="epoch seconds"),
+        limit: int = Query(500, ge=1, le=5000),
+        _who: Principal = Depends(auth.require("admin")),
+    ) -> Any:
+        """Who viewed which camera's pictures and when, newest first (admins only)."""
+        with store.reading() as conn:
+            return list_views(conn, camera, subject, since, limit)
 
     @app.get("/v1/stream", tags=["operators"], responses=_ERR,
              response_class=StreamingResponse)
@@ -1003,8 +1100,9 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
             return tk.list_tickets(conn, compound=compound, status=status, fault=fault,
                                    limit=limit)
 
-    @app.get("/v1/tickets.csv", responses=_ERR, tags=["crews"],
-             response_class=PlainTextResponse)
+    @app.get("/v1/tickets.csv", tags=["crews"], response_class=Response,
+             responses={**_ERR, 200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+                                      "description": "the tickets as CSV"}})
     def tickets_csv(
         compound: str | None = Query(None, max_length=64),
         status: str | None = Query(None, pattern="^(open|acknowledged|recovered|closed|active)$"),

@@ -85,6 +85,14 @@ class CollectorConfig(_Strict):
     stream_poll_seconds: float = Field(0.3, gt=0)
     webhook_poll_seconds: float = Field(1.0, gt=0)
     heartbeat_retention_days: float = Field(7.0, gt=0)
+    picture_retention_days: float = Field(
+        30.0, gt=0, description="event snapshots and camera reference pictures (personal data"
+        " of the residents) are deleted this long after the collector received them"
+    )
+    picture_sweep_seconds: float = Field(
+        600.0, gt=0, description="how often the retention sweep runs (with the ticket sweeper;"
+        " off when sweep_interval_seconds is 0)"
+    )
     auth_cache_seconds: float = Field(
         2.0, ge=0, le=60, description="how long a verified token is trusted without a DB"
         " lookup; also the longest a revoked token keeps working (0 = look up every time)"

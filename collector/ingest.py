@@ -72,6 +72,8 @@ def _statements(dialect: str) -> dict[str, Any]:
         "reported_status": hb.excluded.reported_status,
         "reference_image": func.coalesce(hb.excluded.reference_image,
                                          cameras.c.reference_image),
+        # The receipt time of the picture kept: the retention sweep counts from it.
+        "reference_at": func.coalesce(hb.excluded.reference_at, cameras.c.reference_at),
     })
     cf = _insert(dialect, camera_faults)
     cf = cf.on_conflict_do_update(
@@ -92,7 +94,7 @@ _UPSERT_KEYS: dict[str, tuple[str, ...]] = {
                "clock_offset_at"),
     "cameras": ("id", "compound", "agent", "first_seen", "last_seen"),
     "heartbeat_cameras": ("id", "compound", "agent", "first_seen", "last_seen", "last_frame",
-                          "reported_status", "reference_image"),
+                          "reported_status", "reference_image", "reference_at"),
     "camera_faults": ("camera", "fault", "state", "since", "event_id", "confidence",
                       "severity", "evidence"),
 }
@@ -319,7 +321,7 @@ def _apply_fresh(
     ])
     drv.upsert(cur, "heartbeat_cameras", [
         (cam, cam.split("/", 1)[0], agent, now, now, info.last_frame, info.status,
-         info.reference)
+         info.reference, None if info.reference is None else now)
         for cam, (agent, _t, info) in sorted(hb_cams.items())
     ])
     drv.upsert(cur, "camera_faults", [

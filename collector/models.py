@@ -115,3 +115,17 @@ class Command(BaseModel):
     camera: str
     ticket_id: int | None = None
     created_at: float
+
+
+class PictureView(BaseModel):
+    """One audited view of a picture (GET /v1/audit/pictures, admins only)."""
+
+    id: int
+    at: float = Field(description="when the picture was served (epoch seconds)")
+    subject: str = Field(description="the viewer: the token's subject (person or agent id)")
+    role: str
+    via: str = Field(description="'bearer' (API token) or 'session' (signed-in browser)")
+    kind: str = Field(description="'snapshot' (an event's evidence) or 'reference'")
+    camera: str | None = None
+    event_id: str | None = Field(None, description="the snapshot's event; null for references")
+    picture_at: float | None = Field(None, description="when the collector received the picture")

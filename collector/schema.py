@@ -78,6 +78,9 @@ cameras = Table(
     Column("reported_status", String(32)),
     Column("reference_image", Text),
     Column("last_ticket_closed_at", Double),
+    # When the stored reference picture was received (the retention sweep deletes it once
+    # this is older than `picture_retention_days`); NULL when there is none.
+    Column("reference_at", Double),
 )
 
 camera_faults = Table(
@@ -178,6 +181,26 @@ commands = Table(
     Column("ticket_id", Integer),
     Column("created_at", Double, nullable=False),
     Column("acked_at", Double),
+)
+
+#: Every view or download of a picture (event snapshot or camera reference picture): pictures
+#: of residential compounds are personal data, so who looked at which camera's picture and
+#: when is kept, for admins only (GET /v1/audit/pictures; exported nowhere else).
+picture_views = Table(
+    "picture_views",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", Double, nullable=False, index=True),
+    Column("token_id", Integer, nullable=False),
+    Column("subject", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    # "bearer" (API token) or "session" (a signed-in browser: dashboard, crew board).
+    Column("via", String(8), nullable=False),
+    Column("kind", String(16), nullable=False),  # "snapshot" or "reference"
+    Column("camera", String(128)),
+    Column("event_id", String(36)),  # the snapshot's event; NULL for a reference picture
+    Column("picture_at", Double),  # when the picture shown was received by the collector
+    Index("ix_picture_views_camera_at", "camera", "at"),
 )
 
 webhook_deliveries = Table(
