@@ -942,11 +942,15 @@ def create_app(cfg: CollectorConfig, *, store: Store | None = None,
 
         `clock_offset` is seconds the agent's clock is behind the collector's (negative:
         ahead), measured from the send-time header of its last POST that carried one
-        (`clock_offset_at`); null for agents that do not send it."""
+        (`clock_offset_at`); null for agents that do not send it. `clock_skewed`: the offset
+        is beyond the allowed skew (`limits.max_future_skew_seconds`); null without an offset."""
         now = time.time()
+        skew = cfg.limits.max_future_skew_seconds
         with store.reading() as conn:
             rows = conn.execute(select(agents).order_by(agents.c.id)).mappings().all()
-        return [{**dict(r), "silent": r["last_contact"] < now - cfg.agent_silent_after_seconds}
+        return [{**dict(r), "silent": r["last_contact"] < now - cfg.agent_silent_after_seconds,
+                 "clock_skewed": (None if r["clock_offset"] is None
+                                  else abs(r["clock_offset"]) > skew)}
                 for r in rows]
 
     def _check_fault(fault: str | None) -> None:
