@@ -119,6 +119,48 @@
         el("td", {text: c.agent_silent ? "silent (" + LW.ago(c.agent_last_contact) + ")" : LW.ago(c.agent_last_heartbeat || c.agent_last_contact)}))));
   }
 
+  // Seconds as an operator reads them: "2 h 03 min", "7 min 12 s", "0.4 s".
+  function span(s) {
+    s = Math.abs(s);
+    if (s < 60) return (s < 10 ? s.toFixed(1) : Math.round(s)) + " s";
+    const m = Math.round(s / 60);
+    const r = Math.round(s);
+    if (r < 3600) return Math.floor(r / 60) + " min " + String(r % 60).padStart(2, "0") + " s";
+    if (s < 172800) return Math.floor(m / 60) + " h " + String(m % 60).padStart(2, "0") + " min";
+    return Math.round(s / 86400) + " d";
+  }
+
+  // clock_offset > 0: the agent's clock is behind the collector's.
+  function clockCell(a) {
+    if (a.clock_offset === null || a.clock_offset === undefined)
+      return el("td", {class: "clock unknown muted", text: "clock unknown (sends no send time)"});
+    const off = a.clock_offset;
+    const when = "offset measured " + LW.ago(a.clock_offset_at) + " from the agent's send time";
+    if (a.clock_skewed)
+      return el("td", {class: "clock skewed", title: when + "; beyond the allowed skew: its alert times are corrected by it, fix the box's clock (NTP)"},
+        el("span", {class: "badge critical", text: "skew"}),
+        "clock " + span(off) + (off > 0 ? " behind" : " ahead"));
+    return el("td", {class: "clock ok", title: when,
+      text: "clock OK (" + span(off) + (off > 0 ? " behind" : " ahead") + ")"});
+  }
+
+  async function loadAgents() {
+    const ags = await api("/v1/agents");
+    // Silent agents first, then clocks beyond the allowed skew, then by id.
+    ags.sort((a, b) => (b.silent - a.silent) || ((b.clock_skewed === true) - (a.clock_skewed === true)) ||
+      (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const silent = ags.filter((a) => a.silent).length;
+    const skewed = ags.filter((a) => a.clock_skewed).length;
+    document.getElementById("agents-title").textContent = "Agents (" + ags.length + ", " + silent +
+      " silent, " + skewed + " clock" + (skewed === 1 ? "" : "s") + " off)";
+    document.getElementById("agent-rows").replaceChildren(...ags.map((a) =>
+      el("tr", {"data-agent": a.id, class: (a.silent ? "silent" : "") + (a.clock_skewed ? " skewed" : "")},
+        el("td", {class: "agent-id", text: a.id}),
+        el("td", {class: "last-contact", text: LW.ago(a.last_contact)}),
+        el("td", {class: "contact " + (a.silent ? "status-faulty" : "status-ok"), text: a.silent ? "silent" : "reporting"}),
+        clockCell(a))));
+  }
+
   function changed() {
     const q = query();
     history.replaceState(null, "", q.toString() ? "?" + q : location.pathname);
@@ -141,8 +183,8 @@
     fCompound.addEventListener("change", changed);
     fFault.addEventListener("change", changed);
     connect();
-    await Promise.all([loadAlerts(), loadCameras()]);
-    setInterval(loadCameras, 15000);  // silence (unknown) is time-driven, not event-driven
+    await Promise.all([loadAlerts(), loadCameras(), loadAgents()]);
+    setInterval(() => { loadCameras(); loadAgents(); }, 15000);  // silence is time-driven, not event-driven
   }
   init().catch((e) => { live.className = "off"; live.textContent = "error: " + e.message; });
 })();
