@@ -7,6 +7,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import cv2
@@ -16,7 +17,11 @@ import pytest
 from collector_helpers import iso, make_tokens, start_server, state_change
 from playwright.sync_api import Browser, expect, sync_playwright
 
+from collector.auth import create_token
+from collector.schema import agents
 from collector.store import migrate, open_store
+from contract import iso_utc
+from contract.wire import SENT_AT_HEADER, VERSION_HEADER
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -31,9 +36,14 @@ def jpeg_b64(value: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
-    tmp = tmp_path_factory.mktemp("browser")
-    db = f"sqlite:///{tmp / 'collector.db'}"
+def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('browser') / 'collector.db'}"
+
+
+@pytest.fixture(scope="module")
+def server(db_url: str) -> Iterator[tuple[str, dict[str, str]]]:
+    db = db_url
+    tmp = Path(db.removeprefix("sqlite:///")).parent
     store = open_store(db)
     migrate(store)
     tokens = make_tokens(store)
@@ -109,6 +119,59 @@ def test_event_appears_on_open_dashboard_within_2s(server, browser):
     expect(row).to_have_count(0)
     assert tok["operator"] not in page.content()
     assert errors == []
+    ctx.close()
+
+
+def test_dashboard_agents_panel_flags_a_skewed_clock(server, browser, db_url):
+    """Issue 11: each agent's clock offset on the dashboard, beyond the allowed skew flagged,
+    silent agents first, and an agent id rendered as text."""
+    base, tok = server
+    hostile = "<img src=x onerror=window.__pwned=1>"
+    store = open_store(db_url)
+    with store.writing() as conn:
+        _, tok_late = create_token(conn, "c0501", "agent", compounds=("c0501",))
+        _, tok_ok = create_token(conn, "c0502", "agent", compounds=("c0502",))
+        # An id no agent could send (the API refuses it) but an old row might hold; silent.
+        old = time.time() - 6 * 3600
+        conn.execute(agents.insert().values(id=hostile, first_seen=old, last_contact=old))
+    store.dispose()
+    now = time.time()
+    behind = 2 * 3600 + 3 * 60  # c0501's clock: 2 h 03 min behind; c0502's: right
+    for agent, token, sent in (("c0501", tok_late, now - behind), ("c0502", tok_ok, now)):
+        ev = state_change(f"{agent}/gate", "blocked", t=sent - 1)
+        r = httpx.post(base + "/v1/events", json={"agent": agent, "events": [ev]},
+                       headers={"Authorization": f"Bearer {token}", VERSION_HEADER: "2",
+                                SENT_AT_HEADER: iso_utc(sent)})
+        assert r.status_code == 200 and len(r.json()["accepted"]) == 1, r.text
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text)
+            if "Content Security Policy" in m.text else None)
+    login(page, base, tok["operator"])
+    expect(page).to_have_url(base + "/dashboard")
+    late = page.locator("tr[data-agent='c0501']")
+    ok = page.locator("tr[data-agent='c0502']")
+    expect(late.locator("td.clock")).to_have_text("skewclock 2 h 03 min behind")
+    expect(late).to_have_class(re.compile(r"\bskewed\b"))
+    expect(late.locator("td.clock .badge")).to_be_visible()
+    expect(late.locator("td.contact")).to_have_text("reporting")
+    expect(ok.locator("td.clock")).to_have_text(
+        re.compile(r"^clock OK \(\d+\.\d s (behind|ahead)\)$"))
+    expect(ok).not_to_have_class(re.compile(r"\bskewed\b"))
+    expect(ok.locator("td.last-contact")).to_have_text(re.compile(r"^\d+ s ago$"))
+    # Silent first, its id as text, not markup.
+    first = page.locator("#agent-rows tr").first
+    expect(first.locator("td.agent-id")).to_have_text(hostile)
+    expect(first.locator("td.contact")).to_have_text("silent")
+    expect(first.locator("td.last-contact")).to_have_text("6 h ago")
+    assert page.locator("#agent-rows img").count() == 0
+    assert page.evaluate("window.__pwned") is None
+    page.locator("#agents-panel").screenshot(path=str(Path(db_url.removeprefix("sqlite:///"))
+                                                      .parent / "agents-panel.png"))
+    assert errors == [] and violations == []
     ctx.close()
 
 
