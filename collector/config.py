@@ -38,8 +38,6 @@ class LimitsConfig(_Strict):
     max_future_skew_seconds: float = Field(300.0, ge=0, description="allowed clock skew")
     max_age_days: float = Field(30.0, gt=0, description="older stamps from an agent that does"
                                 " not send its send time are timed by receipt")
-    max_clock_error_days: float = Field(7300.0, gt=0, description="a stamp further off than "
-                                        "this is not a clock, it is refused")
 
 
 class TicketConfig(_Strict):

@@ -93,8 +93,6 @@ def test_silent_agent_marks_cameras_unknown(env):
         ({"confidence": True}, "confidence must be a number"),
         ({"t": "yesterday"}, "is not ISO-8601"),
         ({"t": "2026-11-27T06:30:00"}, "has no timezone"),
-        ({"t": "2999-01-01T00:00:00Z"}, "in the future; check the agent's clock"),
-        ({"t": "2001-01-01T00:00:00Z"}, "older than"),
         ({"event_id": "abc"}, "is not a UUID"),
         ({"camera": "no-slash"}, "camera must look like 'c0417/cam03'"),
         ({"evidence": [1, 2]}, "evidence must be a JSON object"),
