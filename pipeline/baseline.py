@@ -27,9 +27,11 @@ class Reference:
     """The confirmed view: detail (band-pass picture), layout, brightness. Never adapts."""
 
     def __init__(self, half: np.ndarray, mean: np.ndarray, tex: np.ndarray,
-                 brightness: float, sharp: float, t: float) -> None:
+                 brightness: float, sharp: float, t: float,
+                 chroma: np.ndarray | None = None) -> None:
         self.half = half.astype(np.float32)
         self.sharp = sharp
+        self.chroma = chroma  # mean (Cb, Cr) - 128; None when the source gave no colour
         self.bp = M.band_pass(self.half)
         self.energy = M.cell_means(self.bp * self.bp)
         self.mean = mean
@@ -41,14 +43,16 @@ class Reference:
         """Plain arrays and numbers, for the agent to keep on disk."""
         # Half precision: the picture is 8-bit luma averaged, 11 bits of mantissa keep it.
         return {"half": self.half.astype(np.float16), "mean": self.mean, "tex": self.tex,
-                "brightness": self.brightness, "sharp": self.sharp, "t": self.t}
+                "brightness": self.brightness, "sharp": self.sharp, "t": self.t,
+                "chroma": self.chroma}
 
     @classmethod
     def from_state(cls, s: dict[str, Any]) -> Reference:
         """The reference a `state()` described."""
         return cls(np.asarray(s["half"], np.float32), np.asarray(s["mean"]),
                    np.asarray(s["tex"]), float(s["brightness"]), float(s["sharp"]),
-                   float(s["t"]))
+                   float(s["t"]),
+                   None if s.get("chroma") is None else np.asarray(s["chroma"], np.float64))
 
 
 class Baseline:
@@ -69,6 +73,10 @@ class Baseline:
         self.change = 0.0
         self.chroma: np.ndarray | None = None
         self.brightness = 0.0
+        # The view's detail (band-pass picture) as it looks lately: under other light than
+        # the reference's (night, the IR picture) a cover is judged against this instead.
+        self.bp = np.zeros((M.HALF_H, M.HALF_W), np.float32)
+        self.bp_energy = np.zeros(M.CELLS, np.float32)
 
     def learn(self, f: Features, min_samples: int, min_seconds: float, t_span: float,
               textured_cell: float) -> np.ndarray | None:
@@ -91,12 +99,17 @@ class Baseline:
         self.chroma = np.median(colours, axis=0) if len(colours) == len(s) else None
         # The median picture leaves passers-by out of the reference view.
         half = np.median([M.half_picture(x) for x in s], axis=0).astype(np.float32)
+        self.bp = M.band_pass(half)
+        self.bp_energy = M.cell_means(self.bp * self.bp)
         self.samples = []
         self.ready = True
         return half
 
-    def adapt(self, f: Features, alpha: float, sharp: float) -> None:
-        """Move a fraction `alpha` of the way towards this sample."""
+    def adapt(self, f: Features, alpha: float, sharp: float, bp: np.ndarray) -> None:
+        """Move a fraction `alpha` of the way towards this sample (`bp`: its band-pass
+        picture, already computed by the judges)."""
+        self.bp += np.float32(alpha) * (bp - self.bp)
+        self.bp_energy = M.cell_means(self.bp * self.bp)
         self.tex += alpha * (M.texture(f) - self.tex)
         self.fine += alpha * (M.fine(f) - self.fine)
         self.g2 += alpha * (f.g2 - self.g2)
@@ -117,7 +130,7 @@ class Baseline:
         return {"ready": True, "tex": self.tex, "fine": self.fine, "mean": self.mean,
                 "g2": self.g2, "sharp": self.sharp, "change": self.change,
                 "chroma": self.chroma, "brightness": self.brightness,
-                "spec": dict(self.spec)}
+                "spec": dict(self.spec), "bp": self.bp.astype(np.float16)}
 
     @classmethod
     def from_state(cls, s: dict[str, Any]) -> Baseline:
@@ -131,5 +144,7 @@ class Baseline:
         b.brightness = float(s["brightness"])
         b.chroma = None if s.get("chroma") is None else np.asarray(s["chroma"], np.float64)
         b.spec = {k: np.array(v) for k, v in s["spec"].items()}
+        b.bp = np.asarray(s["bp"], np.float32)
+        b.bp_energy = M.cell_means(b.bp * b.bp)
         b.ready = True
         return b

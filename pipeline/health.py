@@ -35,7 +35,7 @@ __all__ = ["CameraHealth", "FaultTiming", "HealthSettings", "Verdict", "STATE_VE
 
 #: Bumped whenever the saved state's meaning changes; an older state is then ignored (the
 #: camera learns again) rather than misread.
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 #: Shared by every camera: the registration's window and regions are the same for all.
 _REGISTER = M.Registration()
@@ -152,10 +152,10 @@ class CameraHealth:
                            s.textured_cell)
             if half is not None:
                 self.reference = Reference(half, b.mean.copy(), b.tex.copy(), b.brightness,
-                                           b.sharp, t)
+                                           b.sharp, t, b.chroma)
         elif not self.raised and self._ctx is not None:
             # Adapt by elapsed time, so the time constant is the same at any sample interval.
-            b.adapt(f, min(1.0, dt / s.adapt_seconds), self._ctx.sharpness_abs)
+            b.adapt(f, min(1.0, dt / s.adapt_seconds), self._ctx.sharpness_abs, self._ctx.bp)
 
 
 def _held(out: dict[str, Verdict], fault: str) -> bool:

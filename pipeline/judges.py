@@ -67,9 +67,21 @@ class Context:
         tex = M.texture(f)
         sharp = M.sharpness(f, b.tex, s.textured_cell)
         bp = M.band_pass(M.half_picture(f))
-        sim, energy, share = M.structure(bp, ref.bp, ref.energy)
+        # Detail is compared with the reference under light like the reference's (same
+        # colour mode, brightness within `reference_light`); under other light (night, the
+        # IR picture) with the view's detail as the baseline has lately seen it: a view lit
+        # differently shows different detail, which is no cover.
+        same_mode = (f.chroma is None or ref.chroma is None
+                     or _grey(f.chroma) == _grey(ref.chroma))
         brightness = float(f.mean.mean())
-        reliable = (ref.energy >= s.detail_energy) & (ref.mean >= s.lit_cell)
+        like_ref = (same_mode and abs(brightness - ref.brightness)
+                    <= s.reference_light * ref.brightness)
+        if like_ref:
+            cmp_bp, cmp_energy, cmp_mean, cmp_bright = ref.bp, ref.energy, ref.mean, ref.brightness
+        else:
+            cmp_bp, cmp_energy, cmp_mean, cmp_bright = b.bp, b.bp_energy, b.mean, b.brightness
+        sim, energy, share = M.structure(bp, cmp_bp, cmp_energy)
+        reliable = (cmp_energy >= s.detail_energy) & (cmp_mean >= s.lit_cell)
         # Light and gain change the amplitude of all detail alike: take the view's own gain
         # from its best-seen tenth (still outside a cover of up to 90 % of the view).
         gain = float(np.sort(share[reliable])[int(0.9 * (reliable.sum() - 1))]
@@ -87,12 +99,12 @@ class Context:
             brightness_ref=b.brightness,
             bp=bp,
             similarity=sim,
-            softness=np.sqrt(energy / np.maximum(ref.energy, 1e-3))
-            * (ref.brightness + 12.0) / (brightness + 12.0),
+            softness=np.sqrt(energy / np.maximum(cmp_energy, 1e-3))
+            * (cmp_bright + 12.0) / (brightness + 12.0),
             visible=share / max(gain, 0.05),
-            gain=gain * (ref.brightness + 12.0) / (brightness + 12.0),
+            gain=gain * (cmp_bright + 12.0) / (brightness + 12.0),
             reliable=reliable,
-            lit=(f.mean >= s.lit_cell) & (ref.mean >= s.lit_cell),
+            lit=(f.mean >= s.lit_cell) & (cmp_mean >= s.lit_cell),
         )
 
     def calm(self) -> bool:
@@ -106,6 +118,11 @@ class Context:
         survive the encoder, so softness and stillness mean nothing."""
         return (self.brightness < s.dim_level
                 and self.brightness < s.dark_ratio * self.brightness_ref)
+
+
+def _grey(chroma: np.ndarray) -> bool:
+    """A picture without colour: the IR night mode (or a monochrome camera)."""
+    return float(np.hypot(*chroma)) < 2.0
 
 
 def lens_cap(f: Features) -> Verdict:
