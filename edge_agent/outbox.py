@@ -269,6 +269,16 @@ class Outbox:
     def _note_write_error(self, exc: BaseException) -> None:
         self.write_error = f"{type(exc).__name__}: {exc}"
 
+    def _disk_refused(self, exc: BaseException, what: str) -> bool:
+        """After a rolled-back write: True when the disk refused it (full, read-only); the
+        error is noted and logged with `what` (what stays as it is for now), and the caller
+        carries on. False for any other error, which the caller raises."""
+        if not (isinstance(exc, sqlite3.Error) and write_failed(exc)):
+            return False
+        self._note_write_error(exc)
+        log.warning("outbox cannot write (%s): %s", self.write_error, what)
+        return True
+
     def _save_unsaved_locked(self) -> None:
         if not self._unsaved and self.write_error is None:
             return
@@ -335,10 +345,7 @@ class Outbox:
                 cur.execute("COMMIT")
             except BaseException as exc:
                 self._rollback(cur)
-                if isinstance(exc, sqlite3.Error) and write_failed(exc):
-                    self._note_write_error(exc)
-                    log.warning("outbox cannot write (%s): heartbeat skipped",
-                                self.write_error)
+                if self._disk_refused(exc, "heartbeat skipped"):
                     return
                 raise
 
@@ -418,10 +425,8 @@ class Outbox:
                 # Not deleted: give them back, so they are sent again (the collector answers
                 # "duplicate") and deleted once the disk takes the write.
                 self._in_flight.difference_update(event_ids)
-                if isinstance(exc, sqlite3.Error) and write_failed(exc):
-                    self._note_write_error(exc)
-                    log.warning("outbox cannot write (%s): %d delivered events stay queued and"
-                                " will be sent again", self.write_error, len(event_ids))
+                if self._disk_refused(exc, f"{len(event_ids)} delivered events stay queued "
+                                           "and will be sent again"):
                     return
                 raise
             self._in_flight.difference_update(event_ids)
@@ -462,10 +467,7 @@ class Outbox:
             except BaseException as exc:
                 self._rollback(cur)
                 self._in_flight.difference_update(refused)
-                if isinstance(exc, sqlite3.Error) and write_failed(exc):
-                    self._note_write_error(exc)
-                    log.warning("outbox cannot write (%s): %d refused events stay queued",
-                                self.write_error, len(refused))
+                if self._disk_refused(exc, f"{len(refused)} refused events stay queued"):
                     return 0
                 raise
             self._in_flight.difference_update(refused)
