@@ -26,23 +26,21 @@ SPECTRA = ("spec_fine", "spec_coarse", "spec_rows", "spec_cols", "spec_drift", "
 class Reference:
     """The confirmed view: detail (band-pass picture), layout, brightness. Never adapts."""
 
-    def __init__(self, half: np.ndarray, mean: np.ndarray, tex: np.ndarray,
-                 brightness: float, sharp: float, t: float,
-                 chroma: np.ndarray | None = None) -> None:
+    def __init__(self, half: np.ndarray, mean: np.ndarray, brightness: float, sharp: float,
+                 t: float, chroma: np.ndarray | None = None) -> None:
         self.half = half.astype(np.float32)
         self.sharp = sharp
         self.chroma = chroma  # mean (Cb, Cr) - 128; None when the source gave no colour
         self.bp = M.band_pass(self.half)
         self.energy = M.cell_means(self.bp * self.bp)
         self.mean = mean
-        self.tex = tex
         self.brightness = brightness
         self.t = t
 
     def state(self) -> dict[str, Any]:
         """Plain arrays and numbers, for the agent to keep on disk."""
         # Half precision: the picture is 8-bit luma averaged, 11 bits of mantissa keep it.
-        return {"half": self.half.astype(np.float16), "mean": self.mean, "tex": self.tex,
+        return {"half": self.half.astype(np.float16), "mean": self.mean,
                 "brightness": self.brightness, "sharp": self.sharp, "t": self.t,
                 "chroma": self.chroma}
 
@@ -50,8 +48,7 @@ class Reference:
     def from_state(cls, s: dict[str, Any]) -> Reference:
         """The reference a `state()` described."""
         return cls(np.asarray(s["half"], np.float32), np.asarray(s["mean"]),
-                   np.asarray(s["tex"]), float(s["brightness"]), float(s["sharp"]),
-                   float(s["t"]),
+                   float(s["brightness"]), float(s["sharp"]), float(s["t"]),
                    None if s.get("chroma") is None else np.asarray(s["chroma"], np.float64))
 
 

@@ -116,16 +116,17 @@ class CameraHealth:
         ref = self.reference
         ctx = self._ctx = Context.measure(f, b, ref, s) if b.ready and ref is not None else None
         dim = ctx is not None and ctx.dim(s)
+        cap = J.lens_cap(f)
         out: dict[str, Verdict] = {}
         for fault in s.faults:
             if fault == "blocked":
-                v = J.blocked(f, ctx, b, s)
+                v = J.blocked(f, ctx, b, s, cap)
             elif fault == "frozen":
                 v = J.NO if first_sample else J.frozen(f, b, s, dim)
             elif fault == "overexposed":
                 v = J.overexposed(f, s)
             elif fault == "dark":
-                v = J.dark(f, b, s)
+                v = J.dark(f, b, s, cap)
             elif ctx is None or ref is None:
                 v = J.NO
             elif fault == "blur":
@@ -151,8 +152,8 @@ class CameraHealth:
             half = b.learn(f, s.learn_min_samples, s.learn_seconds, t - self._t_first,
                            s.textured_cell)
             if half is not None:
-                self.reference = Reference(half, b.mean.copy(), b.tex.copy(), b.brightness,
-                                           b.sharp, t, b.chroma)
+                self.reference = Reference(half, b.mean.copy(), b.brightness, b.sharp, t,
+                                           b.chroma)
         elif not self.raised and self._ctx is not None:
             # Adapt by elapsed time, so the time constant is the same at any sample interval.
             b.adapt(f, min(1.0, dt / s.adapt_seconds), self._ctx.sharpness_abs, self._ctx.bp)

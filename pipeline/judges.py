@@ -137,9 +137,10 @@ def lens_cap(f: Features) -> Verdict:
     return NO
 
 
-def blocked(f: Features, ctx: Context | None, b: Baseline, s: HealthSettings) -> Verdict:
-    """Something in front of the lens: all of the view, or a region of it."""
-    cap = lens_cap(f)
+def blocked(f: Features, ctx: Context | None, b: Baseline, s: HealthSettings,
+            cap: Verdict) -> Verdict:
+    """Something in front of the lens: all of the view, or a region of it (`cap`: this
+    sample's `lens_cap` verdict, which `dark` needs too)."""
     if cap.holds or ctx is None:
         return cap
     informative = ctx.informative
@@ -286,12 +287,12 @@ def overexposed(f: Features, s: HealthSettings) -> Verdict:
     return Verdict(True, min(0.99, 0.6 + frac * 0.4), {"saturated_fraction": round(frac, 3)})
 
 
-def dark(f: Features, b: Baseline, s: HealthSettings) -> Verdict:
+def dark(f: Features, b: Baseline, s: HealthSettings, cap: Verdict) -> Verdict:
     """Lights out or a failed IR illuminator: the view lost most of its light and no part
     of it is lit, while (unlike a lens cap) faint detail or sensor noise remains."""
     brightness = float(f.mean.mean())
     lit90 = float(np.sort(f.mean)[int(0.9 * (len(f.mean) - 1))])
-    if brightness >= s.dark_level or lit90 >= s.dark_lit or lens_cap(f).holds:
+    if brightness >= s.dark_level or lit90 >= s.dark_lit or cap.holds:
         return NO  # some light left, or flat black with no noise at all: a cap, `blocked`
     # Against the adapting baseline only, never the day-time reference: nightfall comes
     # slowly enough for the baseline to follow, lights going out or an IR lamp failing do
@@ -333,7 +334,6 @@ def moved(f: Features, ctx: Context, ref: Reference, s: HealthSettings,
     # (a cover leaves part of the view; a registration needs some of it).
     turned_away = (ctx.layout < s.moved_layout and ctx.texture_layout < s.moved_layout
                    and float((ctx.similarity[inf] >= 0.5).mean()) < 0.1)
-    turned = None
     if not ((rigid and far) or turned_away):
         # Knocked round by more than the regions can follow: each region turned as well.
         turned = rotation(ref.half, M.half_picture(f), ref.bp, ctx.bp)
